@@ -1,0 +1,198 @@
+package call
+
+import (
+	"context"
+	"fmt"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/trunkline/trunkline/internal/media"
+	"github.com/trunkline/trunkline/internal/model"
+)
+
+// Reject is an error answered with a SIP status. sipedge reads it through SIPStatus.
+type Reject struct {
+	Code    int
+	Reason  string
+	Headers []sip.Header
+}
+
+func (r *Reject) Error() string { return fmt.Sprintf("call: %d %s", r.Code, r.Reason) }
+
+// SIPStatus returns the response to send.
+func (r *Reject) SIPStatus() (int, string, []sip.Header) { return r.Code, r.Reason, r.Headers }
+
+// dialog is what both kinds of sipgo dialog session offer for requests inside the
+// dialog; it lets the bridging code treat leg A and leg B alike.
+type dialog interface {
+	Do(ctx context.Context, req *sip.Request) (*sip.Response, error)
+	WriteRequest(req *sip.Request) error
+	Bye(ctx context.Context) error
+}
+
+var (
+	_ dialog = (*sipgo.DialogServerSession)(nil)
+	_ dialog = (*sipgo.DialogClientSession)(nil)
+)
+
+// leg is one dialog of a call.
+type leg struct {
+	call   *Call
+	side   media.Leg
+	d      dialog
+	key    string        // dialogKey in Manager.dialogs
+	origin *media.Origin // our o= line towards this leg
+	// target is the remote Contact: the Request-URI of requests we send in the dialog.
+	target sip.Uri
+	// offer is what the peer last said in SDP.
+	offer media.Offer
+
+	srv *sipgo.DialogServerSession // leg A only
+	cli *sipgo.DialogClientSession // leg B only
+}
+
+func (l *leg) other() *leg {
+	if l.side == media.LegA {
+		return l.call.b
+	}
+	return l.call.a
+}
+
+// Call is one B2BUA call.
+type Call struct {
+	id     string
+	m      *Manager
+	log    *slog.Logger
+	caller Caller
+	callee string
+	callID string // leg A's Call-ID
+	media  *media.Session
+
+	a, b *leg
+
+	mu         sync.Mutex // guards everything below
+	state      string     // "ringing", "answered", "ending"
+	start      time.Time
+	answered   time.Time
+	ended      bool
+	finalCode  int
+	ringCancel context.CancelFunc
+
+	endOnce sync.Once
+}
+
+func (c *Call) view() model.ActiveCall {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	v := model.ActiveCall{ID: c.id, CallID: c.callID, Caller: c.caller.Extension, Callee: c.callee,
+		State: c.state, StartTime: c.start}
+	if !c.answered.IsZero() {
+		t := c.answered
+		v.AnswerTime = &t
+	}
+	return v
+}
+
+// outcome is how a call ended, for its CDR.
+type outcome struct {
+	disp  model.Disposition
+	by    model.Party
+	cause string
+	code  int // final status sent to the caller, 0 after an answer
+}
+
+// finish ends the call once: closes media, forgets the dialogs and writes the CDR.
+// It sends nothing; callers hang up the legs first.
+func (c *Call) finish(o outcome) {
+	c.endOnce.Do(func() {
+		c.mu.Lock()
+		c.ended = true
+		c.state = "ending"
+		start, answered := c.start, c.answered
+		if o.code == 0 {
+			o.code = c.finalCode
+		}
+		if c.ringCancel != nil {
+			c.ringCancel()
+		}
+		c.mu.Unlock()
+		end := c.m.cfg.Now()
+		var st media.Stats
+		if c.media != nil {
+			st = c.media.Stats()
+			c.media.Close()
+		}
+		c.m.forget(c)
+		cdr := &model.CDR{
+			CallID: c.callID, Caller: c.caller.Extension, Callee: c.callee, Direction: "internal",
+			StartTime: start, EndTime: end, Duration: int(end.Sub(start) / time.Second),
+			Disposition: o.disp, HangupBy: o.by, HangupCause: o.cause, SIPCode: o.code,
+			RTPCallerToCallee: int64(st.AtoB.Packets), RTPCalleeToCaller: int64(st.BtoA.Packets),
+		}
+		if !answered.IsZero() {
+			cdr.AnswerTime = &answered
+			cdr.BillSec = int(end.Sub(answered) / time.Second)
+		}
+		c.log.Info("call ended", "disposition", o.disp, "hangup_by", o.by, "cause", o.cause,
+			"code", o.code, "duration", cdr.Duration, "rtp_a_to_b", cdr.RTPCallerToCallee, "rtp_b_to_a", cdr.RTPCalleeToCaller)
+		if c.m.deps.CDRs != nil {
+			// The CDR is written even during shutdown: detach from cancellation.
+			ctx, cancel := context.WithTimeout(context.WithoutCancel(c.m.context()), 5*time.Second)
+			if err := c.m.deps.CDRs.InsertCDR(ctx, cdr); err != nil {
+				c.log.Error("cdr write failed", "error", err)
+			}
+			cancel()
+		}
+		c.m.active.Done()
+	})
+}
+
+// abort ends the call from outside (shutdown, admin): BYE both legs if answered,
+// otherwise stop ringing; the INVITE handler answers the caller.
+func (c *Call) abort(by model.Party, cause string) {
+	c.mu.Lock()
+	answered := !c.answered.IsZero()
+	cancelRing := c.ringCancel
+	c.mu.Unlock()
+	if !answered {
+		c.mu.Lock()
+		c.finalCode = 503
+		c.mu.Unlock()
+		if cancelRing != nil {
+			cancelRing()
+		}
+		return
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.m.context()), 5*time.Second)
+	defer cancel()
+	var wg sync.WaitGroup
+	for _, l := range []*leg{c.a, c.b} {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			if err := l.d.Bye(ctx); err != nil {
+				c.log.Debug("bye failed", "leg", l.side, "error", err)
+			}
+		}()
+	}
+	wg.Wait()
+	c.finish(outcome{disp: model.DispAnswered, by: by, cause: cause})
+}
+
+// hangup handles a BYE that arrived on from: the other leg gets a BYE.
+func (c *Call) hangup(from *leg) {
+	party := model.PartyCaller
+	if from.side == media.LegB {
+		party = model.PartyCallee
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.m.context()), 5*time.Second)
+	defer cancel()
+	if err := from.other().d.Bye(ctx); err != nil {
+		c.log.Debug("bye to the other leg failed", "error", err)
+	}
+	c.finish(outcome{disp: model.DispAnswered, by: party, cause: "BYE"})
+}

@@ -1,0 +1,217 @@
+// Package call is Trunkline's B2BUA call control. A Call joins two dialogs (legs): the
+// caller's (leg A, we are its UAS) and the callee's (leg B, we are its UAC). Call
+// control forks the INVITE to every registered contact of the callee, relays
+// provisional and final responses, bridges BYE, re-INVITE, UPDATE, INFO and MESSAGE
+// leg to leg with each leg's own SDP, and writes one CDR when the call ends.
+package call
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sort"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/trunkline/trunkline/internal/media"
+	"github.com/trunkline/trunkline/internal/model"
+)
+
+// Caller identifies who sent an initial INVITE, as sipedge authenticated it.
+type Caller struct {
+	Extension string
+	Source    netip.AddrPort
+	Transport string
+}
+
+// Directory finds enabled extensions.
+type Directory interface {
+	Extension(number string) (model.Extension, bool)
+}
+
+// Locator returns the live registered contacts of an AOR, best first.
+type Locator interface {
+	Lookup(aor string) []model.Binding
+}
+
+// CDRWriter persists finished calls.
+type CDRWriter interface {
+	InsertCDR(ctx context.Context, c *model.CDR) error
+}
+
+// Config tunes call control. Zero values mean the documented defaults.
+type Config struct {
+	// RingTimeout ends an unanswered call with 480. 0 = 60s.
+	RingTimeout time.Duration
+	// Log receives call events; nil discards.
+	Log *slog.Logger
+	// Now is the clock; nil = time.Now.
+	Now func() time.Time
+}
+
+// Deps are the components call control drives.
+type Deps struct {
+	// Dgram sends over UDP from the listening socket; Stream over TCP/TLS.
+	Dgram, Stream *sipgo.Client
+	Contact       sip.ContactHeader
+	Media         *media.Manager
+	Directory     Directory
+	Locator       Locator
+	CDRs          CDRWriter
+}
+
+// Manager owns every call in progress.
+type Manager struct {
+	cfg   Config
+	deps  Deps
+	log   *slog.Logger
+	dgram *sipgo.DialogUA
+	strm  *sipgo.DialogUA
+
+	mu      sync.Mutex
+	base    context.Context // set by Run; nil before
+	calls   map[string]*Call
+	dialogs map[string]*leg // dialogKey(Call-ID, our tag) → leg
+
+	active   sync.WaitGroup
+	draining atomic.Bool
+	seq      atomic.Uint64
+}
+
+// New builds a Manager. It starts no goroutine; Run makes it take calls.
+func New(cfg Config, deps Deps) *Manager {
+	if cfg.RingTimeout == 0 {
+		cfg.RingTimeout = 60 * time.Second
+	}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	return &Manager{
+		cfg:  cfg,
+		deps: deps,
+		log:  cfg.Log,
+		// RewriteContact: requests inside a dialog go to the address the peer's
+		// messages came from, not to its Contact, so phones behind NAT work.
+		dgram:   &sipgo.DialogUA{Client: deps.Dgram, ContactHDR: deps.Contact, RewriteContact: true},
+		strm:    &sipgo.DialogUA{Client: deps.Stream, ContactHDR: deps.Contact, RewriteContact: true},
+		calls:   make(map[string]*Call),
+		dialogs: make(map[string]*leg),
+	}
+}
+
+func (m *Manager) dialogUA(transport string) *sipgo.DialogUA {
+	if transport == "udp" || transport == "" {
+		return m.dgram
+	}
+	return m.strm
+}
+
+// Run takes calls until ctx is done, then hangs up whatever is still up.
+func (m *Manager) Run(ctx context.Context) error {
+	m.mu.Lock()
+	m.base = ctx
+	m.mu.Unlock()
+	<-ctx.Done()
+	m.HangupAll("shutdown")
+	return nil
+}
+
+func (m *Manager) context() context.Context {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.base
+}
+
+// Draining reports whether new calls are refused.
+func (m *Manager) Draining() bool { return m.draining.Load() }
+
+// Drain stops taking new calls (they get 503) and waits until every active call has
+// ended or ctx is done; then it hangs up the rest.
+func (m *Manager) Drain(ctx context.Context) {
+	m.draining.Store(true)
+	done := make(chan struct{})
+	go func() { m.active.Wait(); close(done) }()
+	select {
+	case <-done:
+	case <-ctx.Done():
+		m.HangupAll("shutdown")
+		<-done
+	}
+}
+
+// HangupAll ends every call: answered ones with BYE on both legs, ringing ones with
+// CANCEL towards the callee and 503 to the caller.
+func (m *Manager) HangupAll(cause string) {
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.calls))
+	for _, c := range m.calls {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	var wg sync.WaitGroup
+	for _, c := range calls {
+		wg.Add(1)
+		go func() { defer wg.Done(); c.abort(model.PartySystem, cause) }()
+	}
+	wg.Wait()
+}
+
+// Active lists the calls in progress, oldest first.
+func (m *Manager) Active() []model.ActiveCall {
+	m.mu.Lock()
+	out := make([]model.ActiveCall, 0, len(m.calls))
+	for _, c := range m.calls {
+		out = append(out, c.view())
+	}
+	m.mu.Unlock()
+	sort.Slice(out, func(i, j int) bool { return out[i].StartTime.Before(out[j].StartTime) })
+	return out
+}
+
+// Count is the number of calls in progress.
+func (m *Manager) Count() int {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return len(m.calls)
+}
+
+func dialogKey(callID, ourTag string) string { return callID + "\x00" + ourTag }
+
+func (m *Manager) addDialog(key string, l *leg) {
+	m.mu.Lock()
+	m.dialogs[key] = l
+	m.mu.Unlock()
+}
+
+func (m *Manager) lookupDialog(req *sip.Request) *leg {
+	to := req.To()
+	if to == nil || req.CallID() == nil {
+		return nil
+	}
+	tag, _ := to.Params.Get("tag")
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.dialogs[dialogKey(req.CallID().Value(), tag)]
+}
+
+func (m *Manager) forget(c *Call) {
+	m.mu.Lock()
+	delete(m.calls, c.id)
+	for _, l := range []*leg{c.a, c.b} {
+		if l != nil && l.key != "" {
+			delete(m.dialogs, l.key)
+		}
+	}
+	m.mu.Unlock()
+}
+
+// errNotRunning: a request arrived before Run or after shutdown.
+var errNotRunning = errors.New("call: manager not running")

@@ -1,0 +1,217 @@
+package media
+
+import (
+	"context"
+	"errors"
+	"log/slog"
+	"net/netip"
+	"sync"
+	"sync/atomic"
+	"time"
+)
+
+// Leg names one side of a call.
+type Leg int
+
+// The two legs of a B2BUA call.
+const (
+	LegA Leg = iota // caller side
+	LegB            // callee side
+)
+
+// Other returns the opposite leg.
+func (l Leg) Other() Leg { return 1 - l }
+
+func (l Leg) String() string {
+	switch l {
+	case LegA:
+		return "A"
+	case LegB:
+		return "B"
+	}
+	return "invalid"
+}
+
+// leg is one side of a session: its RTP and RTCP sockets and the payload
+// type table applied to RTP received on it.
+type leg struct {
+	rtp, rtcp stream
+	pts       atomic.Pointer[ptTable]
+}
+
+// Session relays the media of one call between leg A and leg B. Its methods
+// are safe for concurrent use.
+type Session struct {
+	m     *Manager
+	log   *slog.Logger
+	legs  [2]leg
+	wg    sync.WaitGroup
+	unctx func() bool // stops the context.AfterFunc of NewSession
+
+	mu      sync.Mutex
+	started bool
+	closed  bool
+}
+
+// LocalAddr returns the address and RTP port that leg l's peer must send to:
+// the manager's advertise IP and the leg's RTP port (RTCP is port+1). Put it
+// into the SDP sent to that leg.
+func (s *Session) LocalAddr(l Leg) netip.AddrPort {
+	return netip.AddrPortFrom(s.m.cfg.AdvertiseIP, uint16(s.legs[l].rtp.port))
+}
+
+// SetRemote records the RTP address that leg l's SDP announces (c= and m=
+// port). Packets for the leg go there until the leg's peer sends from
+// somewhere (latching); the peer's source address wins, since NATs and
+// multi-homed phones rarely send from the address they announce. The RTCP
+// address becomes rtp+1 (RFC 3550 §11); call SetRemoteRTCP afterwards when
+// the SDP has an a=rtcp attribute. A different address than before (a
+// re-INVITE) drops the latches of the leg; the same address keeps them.
+// Port 0 or an unspecified address (hold in RFC 2543 style) leaves the leg
+// without a destination until its peer sends.
+func (s *Session) SetRemote(l Leg, rtp netip.AddrPort) {
+	if s.legs[l].rtp.setRemote(rtp) {
+		s.log.Info("media: remote changed, latch reset", "leg", l, "kind", "rtp", "remote", rtp)
+	}
+	rtcp := netip.AddrPort{}
+	if rtp.Port() != 0 {
+		rtcp = netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
+	}
+	s.SetRemoteRTCP(l, rtcp)
+}
+
+// SetRemoteRTCP overrides the RTCP address of leg l, e.g. from an a=rtcp
+// attribute (RFC 3605). The latching rules of SetRemote apply.
+func (s *Session) SetRemoteRTCP(l Leg, rtcp netip.AddrPort) {
+	if s.legs[l].rtcp.setRemote(rtcp) {
+		s.log.Info("media: remote changed, latch reset", "leg", l, "kind", "rtcp", "remote", rtcp)
+	}
+}
+
+// SetPayloadMap makes the relay rewrite the RTP payload type of packets
+// received from leg from, e.g. when leg A sends telephone-event as 101 but
+// leg B negotiated 96 (see MapPayloads). nil clears the map. The rewrite
+// breaks SRTP authentication; do not use it for SRTP calls.
+func (s *Session) SetPayloadMap(from Leg, m map[uint8]uint8) {
+	s.legs[from].pts.Store(newPTTable(m))
+}
+
+// Start starts the forwarding goroutines, four per session (RTP and RTCP of
+// each leg). They belong to the session and end in Close. Start is a no-op
+// after the first call or after Close.
+func (s *Session) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.closed {
+		return
+	}
+	s.started = true
+	a, b := &s.legs[LegA], &s.legs[LegB]
+	s.wg.Add(4)
+	go s.pump(&a.rtp, &b.rtp, &a.pts, "rtp", LegA)
+	go s.pump(&b.rtp, &a.rtp, &b.pts, "rtp", LegB)
+	go s.pump(&a.rtcp, &b.rtcp, nil, "rtcp", LegA)
+	go s.pump(&b.rtcp, &a.rtcp, nil, "rtcp", LegB)
+}
+
+// Close stops the forwarding goroutines, waits for them, closes the sockets
+// and returns the ports to the manager, which quarantines them. It is
+// idempotent; later calls return nil. Close runs by itself when the context
+// given to NewSession ends.
+func (s *Session) Close() error {
+	s.mu.Lock()
+	if s.closed {
+		s.mu.Unlock()
+		return nil
+	}
+	s.closed = true
+	unctx := s.unctx
+	s.mu.Unlock()
+	if unctx != nil {
+		unctx()
+	}
+	var errs []error
+	for i := range s.legs {
+		l := &s.legs[i]
+		for _, st := range []*stream{&l.rtp, &l.rtcp} {
+			if st.conn != nil {
+				errs = append(errs, st.conn.Close())
+			}
+		}
+	}
+	s.wg.Wait()
+	s.m.release(s)
+	return errors.Join(errs...)
+}
+
+// Counters count the packets one leg sent to the relay.
+type Counters struct {
+	Packets, Bytes         uint64 // RTP forwarded to the other leg
+	RTCPPackets, RTCPBytes uint64 // RTCP forwarded to the other leg
+	// Dropped counts packets (RTP and RTCP) from a source other than the
+	// latched one.
+	Dropped uint64
+	// NoRoute counts packets accepted while the other leg had no address
+	// (no SDP yet, port 0, or hold with an unspecified address).
+	NoRoute uint64
+	// WriteErrors counts packets the socket refused to send.
+	WriteErrors uint64
+	// Source is the latched RTP source; invalid until the first packet.
+	Source netip.AddrPort
+	// LastPacket is when the last RTP or RTCP packet from the leg was
+	// accepted; zero if none was. Call control can build an RTP timeout on it.
+	LastPacket time.Time
+}
+
+func (c *Counters) add(o Counters) {
+	c.Packets += o.Packets
+	c.Bytes += o.Bytes
+	c.RTCPPackets += o.RTCPPackets
+	c.RTCPBytes += o.RTCPBytes
+	c.Dropped += o.Dropped
+	c.NoRoute += o.NoRoute
+	c.WriteErrors += o.WriteErrors
+}
+
+// Stats is a snapshot of a session's counters.
+type Stats struct {
+	AtoB Counters // received on leg A, sent to leg B
+	BtoA Counters // received on leg B, sent to leg A
+	// LastPacket is the later of AtoB.LastPacket and BtoA.LastPacket.
+	LastPacket time.Time
+}
+
+// Stats returns a snapshot of the session's counters.
+func (s *Session) Stats() Stats {
+	st := Stats{AtoB: s.legs[LegA].counters(), BtoA: s.legs[LegB].counters()}
+	st.LastPacket = st.AtoB.LastPacket
+	if st.BtoA.LastPacket.After(st.LastPacket) {
+		st.LastPacket = st.BtoA.LastPacket
+	}
+	return st
+}
+
+func (l *leg) counters() Counters {
+	c := Counters{
+		Packets:     l.rtp.packets.Load(),
+		Bytes:       l.rtp.bytes.Load(),
+		RTCPPackets: l.rtcp.packets.Load(),
+		RTCPBytes:   l.rtcp.bytes.Load(),
+		Dropped:     l.rtp.dropped.Load() + l.rtcp.dropped.Load(),
+		NoRoute:     l.rtp.noRoute.Load() + l.rtcp.noRoute.Load(),
+		WriteErrors: l.rtp.writeErrors.Load() + l.rtcp.writeErrors.Load(),
+		Source:      l.rtp.source(),
+	}
+	last := max(l.rtp.last.Load(), l.rtcp.last.Load())
+	if last != 0 {
+		c.LastPacket = time.Unix(0, last)
+	}
+	return c
+}
+
+// watch closes s when ctx ends.
+func (s *Session) watch(ctx context.Context) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	s.unctx = context.AfterFunc(ctx, func() { s.Close() })
+}

@@ -1,0 +1,236 @@
+// Package sipedge owns Trunkline's SIP transport: listeners, the request middleware
+// chain (recover, log, ban list, rate limit, sanity checks), digest authentication, the
+// registrar and its location service. It identifies who sent a request and hands
+// dialog-forming and in-dialog requests to call control.
+package sipedge
+
+import (
+	"context"
+	"crypto/tls"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/netip"
+	"strconv"
+	"strings"
+	"sync"
+
+	"github.com/emiago/sipgo"
+	"github.com/emiago/sipgo/sip"
+
+	"github.com/trunkline/trunkline/internal/call"
+)
+
+// Allowed is the Allow header value of every response that carries one (405, OPTIONS).
+const Allowed = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, MESSAGE, NOTIFY, REFER, PRACK"
+
+// Config of the SIP edge.
+type Config struct {
+	// Listen is HOST:PORT for UDP and TCP.
+	Listen string
+	// TLSListen is HOST:PORT for TLS; used when TLS is non-nil.
+	TLSListen string
+	TLS       *tls.Config
+	// ExternalIP is the address written into Via and Contact (NAT). Zero = the listen
+	// host, or 127.0.0.1 when that is a wildcard.
+	ExternalIP netip.Addr
+	// UserAgent is the User-Agent/Server header value.
+	UserAgent string
+	Log       *slog.Logger
+}
+
+// Edge is the SIP front: one sipgo UserAgent with its server and clients.
+type Edge struct {
+	cfg     Config
+	log     *slog.Logger
+	ua      *sipgo.UserAgent
+	srv     *sipgo.Server
+	dgram   *sipgo.Client // sends from the UDP listener socket (NAT keeps working)
+	stream  *sipgo.Client // TCP/TLS: reuses the peer's connection or dials a new one
+	contact sip.ContactHeader
+	host    string
+	port    int
+
+	udp net.PacketConn
+	tcp net.Listener
+	tls net.Listener
+
+	closeOnce sync.Once
+}
+
+// New builds the edge and binds its listeners, so that a port in use fails start-up
+// at once. It starts no goroutine; Run serves.
+func New(cfg Config) (*Edge, error) {
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	host, portStr, err := net.SplitHostPort(cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("sipedge: listen %q: %w", cfg.Listen, err)
+	}
+	e := &Edge{cfg: cfg, log: cfg.Log}
+	e.udp, err = net.ListenPacket("udp", cfg.Listen)
+	if err != nil {
+		return nil, fmt.Errorf("sipedge: udp: %w", err)
+	}
+	// Bind TCP on the port UDP got (the listen port may be 0 in tests).
+	_, udpPort, _ := net.SplitHostPort(e.udp.LocalAddr().String())
+	if portStr == "0" {
+		portStr = udpPort
+	}
+	e.tcp, err = net.Listen("tcp", net.JoinHostPort(host, portStr))
+	if err != nil {
+		e.udp.Close()
+		return nil, fmt.Errorf("sipedge: tcp: %w", err)
+	}
+	if cfg.TLS != nil {
+		e.tls, err = tls.Listen("tcp", cfg.TLSListen, cfg.TLS)
+		if err != nil {
+			e.udp.Close()
+			e.tcp.Close()
+			return nil, fmt.Errorf("sipedge: tls: %w", err)
+		}
+	}
+	e.port, _ = strconv.Atoi(portStr)
+	e.host = host
+	if cfg.ExternalIP.IsValid() {
+		e.host = cfg.ExternalIP.String()
+	} else if ip, err := netip.ParseAddr(host); err != nil || ip.IsUnspecified() {
+		e.host = "127.0.0.1"
+	}
+	ua := cfg.UserAgent
+	if ua == "" {
+		ua = "Trunkline"
+	}
+	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(ua), sipgo.WithUserAgentHostname(e.host))
+	if err != nil {
+		e.closeListeners()
+		return nil, fmt.Errorf("sipedge: ua: %w", err)
+	}
+	e.srv, err = sipgo.NewServer(e.ua, sipgo.WithServerLogger(e.log))
+	if err != nil {
+		e.closeListeners()
+		return nil, fmt.Errorf("sipedge: server: %w", err)
+	}
+	e.dgram, err = sipgo.NewClient(e.ua, sipgo.WithClientLogger(e.log),
+		sipgo.WithClientHostname(e.host), sipgo.WithClientPort(e.port),
+		sipgo.WithClientConnectionAddr(e.udp.LocalAddr().String()))
+	if err != nil {
+		e.closeListeners()
+		return nil, fmt.Errorf("sipedge: client: %w", err)
+	}
+	e.stream, err = sipgo.NewClient(e.ua, sipgo.WithClientLogger(e.log),
+		sipgo.WithClientHostname(e.host), sipgo.WithClientPort(e.port))
+	if err != nil {
+		e.closeListeners()
+		return nil, fmt.Errorf("sipedge: client: %w", err)
+	}
+	e.contact = sip.ContactHeader{Address: sip.Uri{Scheme: "sip", User: "trunkline", Host: e.host, Port: e.port}}
+	return e, nil
+}
+
+// Addr is the bound UDP (and TCP) address.
+func (e *Edge) Addr() netip.AddrPort {
+	ap, _ := netip.ParseAddrPort(e.udp.LocalAddr().String())
+	return ap
+}
+
+// Clients returns the client for datagram transports and the one for streams.
+func (e *Edge) Clients() (dgram, stream *sipgo.Client) { return e.dgram, e.stream }
+
+// Contact is the Contact header Trunkline puts in requests and responses it originates.
+func (e *Edge) Contact() sip.ContactHeader { return e.contact }
+
+// Handlers are what the edge dispatches to after its middleware.
+type Handlers struct {
+	Registrar *Registrar
+	Auth      *Authenticator
+	Directory Directory
+	Bans      *Banlist
+	Limiter   *RateLimiter
+	Calls     *call.Manager
+}
+
+// Mount installs the request handlers. Call it once, before Run.
+func (e *Edge) Mount(h Handlers) {
+	d := &dispatcher{h: h, log: e.log}
+	chain := func(next handler) sipgo.RequestHandler {
+		return adapt(e.log, recoverer(e.log, admit(h.Bans, h.Limiter, sane(next))))
+	}
+	e.srv.OnRegister(chain(d.register))
+	e.srv.OnInvite(chain(d.invite))
+	e.srv.OnAck(chain(d.inDialog))
+	e.srv.OnBye(chain(d.inDialog))
+	e.srv.OnCancel(chain(d.cancel))
+	for _, m := range []sip.RequestMethod{sip.INFO, sip.UPDATE, sip.NOTIFY, sip.REFER, sip.PRACK} {
+		e.srv.OnRequest(m, chain(d.inDialog))
+	}
+	e.srv.OnMessage(chain(d.message))
+	e.srv.OnOptions(chain(d.options))
+	e.srv.OnNoRoute(chain(d.notAllowed))
+}
+
+// Run serves until ctx is done, then closes the listeners.
+func (e *Edge) Run(ctx context.Context) error {
+	errc := make(chan error, 3)
+	go func() { errc <- e.srv.ServeUDP(e.udp) }()
+	go func() { errc <- e.srv.ServeTCP(e.tcp) }()
+	n := 2
+	if e.tls != nil {
+		n++
+		go func() { errc <- e.srv.ServeTLS(e.tls) }()
+	}
+	e.log.Info("sip listening", "udp", e.udp.LocalAddr().String(), "tcp", e.tcp.Addr().String(), "tls", e.tls != nil, "advertise", e.host)
+	var err error
+	select {
+	case <-ctx.Done():
+	case err = <-errc:
+		n--
+	}
+	e.Close()
+	for ; n > 0; n-- {
+		<-errc
+	}
+	if err != nil && !errors.Is(err, net.ErrClosed) {
+		return fmt.Errorf("sipedge: serve: %w", err)
+	}
+	return nil
+}
+
+// Close stops the listeners and the user agent. Idempotent.
+func (e *Edge) Close() {
+	e.closeOnce.Do(func() {
+		e.closeListeners()
+		e.ua.Close()
+	})
+}
+
+func (e *Edge) closeListeners() {
+	var cs []interface{ Close() error }
+	if e.udp != nil {
+		cs = append(cs, e.udp)
+	}
+	if e.tcp != nil {
+		cs = append(cs, e.tcp)
+	}
+	if e.tls != nil {
+		cs = append(cs, e.tls)
+	}
+	for _, c := range cs {
+		if c != nil {
+			c.Close()
+		}
+	}
+}
+
+// sourceOf is the packet source of req as an address and port.
+func sourceOf(req *sip.Request) netip.AddrPort {
+	ap, err := netip.ParseAddrPort(req.Source())
+	if err != nil {
+		return netip.AddrPort{}
+	}
+	return netip.AddrPortFrom(ap.Addr().Unmap(), ap.Port())
+}
+
+func transportOf(req *sip.Request) string { return strings.ToLower(req.Transport()) }

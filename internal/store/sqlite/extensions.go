@@ -1,0 +1,104 @@
+package sqlite
+
+import (
+	"context"
+	"fmt"
+
+	"github.com/trunkline/trunkline/internal/model"
+	"github.com/trunkline/trunkline/internal/store"
+)
+
+const extensionColumns = `number, name, password, caller_id, max_calls, disabled, created_at, updated_at`
+
+// CreateExtension inserts e and sets e.CreatedAt and e.UpdatedAt to now. It returns
+// store.ErrConflict if the number exists.
+func (s *Store) CreateExtension(ctx context.Context, e *model.Extension) error {
+	t := now()
+	_, err := s.db.ExecContext(ctx, `INSERT INTO extensions (`+extensionColumns+`)
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Number, e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), toNanos(t))
+	if err != nil {
+		return mapErr("create extension "+e.Number, err)
+	}
+	e.CreatedAt, e.UpdatedAt = t, t
+	return nil
+}
+
+// GetExtension returns the extension with that number, or store.ErrNotFound.
+func (s *Store) GetExtension(ctx context.Context, number string) (model.Extension, error) {
+	row := s.db.QueryRowContext(ctx,
+		`SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number)
+	e, err := scanExtension(row)
+	if err != nil {
+		return model.Extension{}, mapErr("get extension "+number, err)
+	}
+	return e, nil
+}
+
+// ListExtensions returns every extension ordered by number (as text).
+func (s *Store) ListExtensions(ctx context.Context) ([]model.Extension, error) {
+	rows, err := s.db.QueryContext(ctx,
+		`SELECT `+extensionColumns+` FROM extensions ORDER BY number`)
+	if err != nil {
+		return nil, mapErr("list extensions", err)
+	}
+	defer rows.Close()
+	list := []model.Extension{}
+	for rows.Next() {
+		e, err := scanExtension(rows)
+		if err != nil {
+			return nil, mapErr("list extensions", err)
+		}
+		list = append(list, e)
+	}
+	if err := rows.Err(); err != nil {
+		return nil, mapErr("list extensions", err)
+	}
+	return list, nil
+}
+
+// UpdateExtension replaces every field of the stored extension e.Number, keeps its
+// CreatedAt and sets UpdatedAt to now (both written back into e). It returns
+// store.ErrNotFound if there is no such extension.
+func (s *Store) UpdateExtension(ctx context.Context, e *model.Extension) error {
+	t := now()
+	var created int64
+	err := s.db.QueryRowContext(ctx, `UPDATE extensions
+		SET name = ?, password = ?, caller_id = ?, max_calls = ?, disabled = ?, updated_at = ?
+		WHERE number = ? RETURNING created_at`,
+		e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), e.Number).Scan(&created)
+	if err != nil {
+		return mapErr("update extension "+e.Number, err)
+	}
+	e.CreatedAt, e.UpdatedAt = fromNanos(created), t
+	return nil
+}
+
+// DeleteExtension removes the extension, or returns store.ErrNotFound.
+func (s *Store) DeleteExtension(ctx context.Context, number string) error {
+	res, err := s.db.ExecContext(ctx, `DELETE FROM extensions WHERE number = ?`, number)
+	if err != nil {
+		return mapErr("delete extension "+number, err)
+	}
+	if n, err := res.RowsAffected(); err != nil {
+		return mapErr("delete extension "+number, err)
+	} else if n == 0 {
+		return fmt.Errorf("sqlite: delete extension %s: %w", number, store.ErrNotFound)
+	}
+	return nil
+}
+
+// scanner is *sql.Row or *sql.Rows.
+type scanner interface{ Scan(dest ...any) error }
+
+func scanExtension(sc scanner) (model.Extension, error) {
+	var e model.Extension
+	var disabled, created, updated int64
+	if err := sc.Scan(&e.Number, &e.Name, &e.Password, &e.CallerID, &e.MaxCalls,
+		&disabled, &created, &updated); err != nil {
+		return model.Extension{}, err
+	}
+	e.Disabled = disabled != 0
+	e.CreatedAt, e.UpdatedAt = fromNanos(created), fromNanos(updated)
+	return e, nil
+}

@@ -1,0 +1,47 @@
+// Package store defines Trunkline's persistence. Backends (store/sqlite; later
+// store/postgres) implement Store and pass the conformance suite in storetest.
+package store
+
+import (
+	"context"
+	"errors"
+	"time"
+
+	"github.com/trunkline/trunkline/internal/model"
+)
+
+var (
+	// ErrNotFound: no such object.
+	ErrNotFound = errors.New("store: not found")
+	// ErrConflict: an object with that key exists already.
+	ErrConflict = errors.New("store: already exists")
+)
+
+// CDRQuery pages through CDRs newest first.
+type CDRQuery struct {
+	Limit    int   // 0 = 50; capped at 1000
+	BeforeID int64 // 0 = from the newest; else only CDRs with ID < BeforeID
+}
+
+// Store is every persistent thing. All methods are safe for concurrent use.
+type Store interface {
+	CreateExtension(ctx context.Context, e *model.Extension) error // ErrConflict
+	GetExtension(ctx context.Context, number string) (model.Extension, error)
+	ListExtensions(ctx context.Context) ([]model.Extension, error) // ordered by number
+	UpdateExtension(ctx context.Context, e *model.Extension) error  // ErrNotFound
+	DeleteExtension(ctx context.Context, number string) error       // ErrNotFound
+
+	// Bindings: the registrar's location service persists through these so that a
+	// restart keeps registrations. Key: (AOR, Contact).
+	PutBinding(ctx context.Context, b model.Binding) error
+	DeleteBinding(ctx context.Context, aor, contact string) error
+	DeleteBindings(ctx context.Context, aor string) error
+	ListBindings(ctx context.Context) ([]model.Binding, error)
+	DeleteExpiredBindings(ctx context.Context, now time.Time) (int, error)
+
+	// CDRs are append-only. InsertCDR sets c.ID.
+	InsertCDR(ctx context.Context, c *model.CDR) error
+	ListCDRs(ctx context.Context, q CDRQuery) ([]model.CDR, error)
+
+	Close() error
+}
