@@ -99,7 +99,7 @@ func (c *Call) reoffer(from *leg, req *sip.Request, tx sip.ServerTransaction) er
 			return &Reject{Code: 488, Reason: "Not Acceptable Here"}
 		}
 		from.offer = offer
-		c.media.SetRemote(from.side, offer.RTP)
+		c.media.SetPeer(from.side, offer)
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		out.SetBody(body)
 	}

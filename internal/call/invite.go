@@ -3,6 +3,7 @@ package call
 import (
 	"context"
 	"errors"
+	"net/netip"
 	"strconv"
 	"strings"
 	"time"
@@ -59,7 +60,7 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	if ct := req.Contact(); ct != nil {
 		c.a.target = ct.Address
 	}
-	sess.SetRemote(media.LegA, offerA.RTP)
+	sess.SetPeer(media.LegA, offerA)
 	sess.Start()
 
 	m.active.Add(1)
@@ -233,6 +234,7 @@ func (c *Call) bridge(cli *sipgo.DialogClientSession) {
 	c.mu.Lock()
 	c.answered = m.cfg.Now()
 	c.state = "answered"
+	c.finalCode = 200
 	c.mu.Unlock()
 	c.log.Info("call answered")
 	// RespondSDP retransmits the 2xx until the caller's ACK arrives (RFC 3261 §13.3.1.4).
@@ -251,7 +253,7 @@ func (c *Call) answerFor(dst, src *leg, body []byte) ([]byte, error) {
 		return nil, err
 	}
 	src.offer = offer
-	c.media.SetRemote(src.side, offer.RTP)
+	c.media.SetPeer(src.side, offer)
 	out, _, err := media.RewriteSDP(body, c.media.LocalAddr(dst.side), media.Intersect(dst.offer, offer), dst.origin)
 	return out, err
 }
@@ -320,10 +322,26 @@ func (c *Call) buildInviteB(reqA *sip.Request, b model.Binding, body []byte) (*s
 	if b.Transport != "" {
 		req.SetTransport(strings.ToUpper(b.Transport))
 	}
-	if b.Source != "" {
-		req.SetDestination(b.Source) // NAT: where the REGISTER came from
+	if dst := natDestination(target, b.Source); dst != "" {
+		req.SetDestination(dst)
 	}
 	return req, nil
+}
+
+// natDestination decides where requests to a registered contact go. When the
+// Contact's host is the address the REGISTER came from, the phone is reachable as it
+// says (its port may differ from the REGISTER's source port: SIPp, some desk phones).
+// Otherwise the phone is behind NAT and only the REGISTER's source address reaches it
+// (as Kamailio's fix_nated_register does); "" keeps the Contact.
+func natDestination(contact sip.Uri, source string) string {
+	src, err := netip.ParseAddrPort(source)
+	if err != nil {
+		return ""
+	}
+	if ip, err := netip.ParseAddr(contact.Host); err == nil && ip.Unmap() == src.Addr().Unmap() {
+		return ""
+	}
+	return source
 }
 
 // hangupExtra ends a second 2xx of a forked INVITE: ACK, then BYE.

@@ -43,8 +43,8 @@ func (m *Manager) HandleMessage(req *sip.Request, tx sip.ServerTransaction, call
 		if b.Transport != "" {
 			out.SetTransport(b.Transport)
 		}
-		if b.Source != "" {
-			out.SetDestination(b.Source)
+		if dst := natDestination(target, b.Source); dst != "" {
+			out.SetDestination(dst)
 		}
 		client := m.deps.Dgram
 		if b.Transport != "" && b.Transport != "udp" {

@@ -60,14 +60,10 @@ func RewriteSDP(body []byte, relay netip.AddrPort, allow CodecFilter, origin *Or
 		return nil, Offer{}, err
 	}
 	ip := relay.Addr().Unmap()
-	addrType := "IP4"
-	if ip.Is6() {
-		addrType = "IP6"
-	}
 	sd.ConnectionInformation = &sdp.ConnectionInformation{
-		NetworkType: "IN", AddressType: addrType, Address: &sdp.Address{Address: ip.String()},
+		NetworkType: "IN", AddressType: addrType(ip), Address: &sdp.Address{Address: ip.String()},
 	}
-	sd.Origin.NetworkType, sd.Origin.AddressType, sd.Origin.UnicastAddress = "IN", addrType, ip.String()
+	sd.Origin.NetworkType, sd.Origin.AddressType, sd.Origin.UnicastAddress = "IN", addrType(ip), ip.String()
 	sd.Attributes = slices.DeleteFunc(sd.Attributes, isICE)
 
 	for i, md := range sd.MediaDescriptions {
@@ -77,29 +73,9 @@ func RewriteSDP(body []byte, relay netip.AddrPort, allow CodecFilter, origin *Or
 			reject(md)
 		}
 	}
-	disabled := offer.RTP.Port() == 0
-	if err := filterCodecs(audio, offer.Codecs, allow); err != nil && !disabled {
+	if err := rewriteAudio(audio, offer, relay, allow); err != nil {
 		return nil, Offer{}, err
 	}
-	if !disabled {
-		audio.MediaName.Port.Value = int(relay.Port())
-	}
-	rtcp := strconv.Itoa(int(relay.Port()) + 1)
-	audio.Attributes = slices.DeleteFunc(audio.Attributes, isICE)
-	for j, a := range audio.Attributes {
-		if a.Key != "rtcp" {
-			continue
-		}
-		v := rtcp
-		if len(strings.Fields(a.Value)) == 4 {
-			v += " IN " + addrType + " " + ip.String()
-		}
-		audio.Attributes[j].Value = v
-	}
-	if disabled {
-		audio.Attributes = slices.DeleteFunc(audio.Attributes, func(a sdp.Attribute) bool { return a.Key == "rtcp" })
-	}
-
 	if origin != nil {
 		sd.Origin.Username = origin.Username
 		if sd.Origin.Username == "" {
@@ -117,6 +93,39 @@ func RewriteSDP(body []byte, relay netip.AddrPort, allow CodecFilter, origin *Or
 		return nil, Offer{}, fmt.Errorf("%w: %w", ErrBadSDP, err)
 	}
 	return out, offer, nil
+}
+
+// rewriteAudio points the relayed stream at relay and filters its codecs.
+func rewriteAudio(audio *sdp.MediaDescription, offer Offer, relay netip.AddrPort, allow CodecFilter) error {
+	disabled := offer.RTP.Port() == 0
+	if err := filterCodecs(audio, offer.Codecs, allow); err != nil && !disabled {
+		return err
+	}
+	audio.Attributes = slices.DeleteFunc(audio.Attributes, isICE)
+	if disabled {
+		audio.Attributes = slices.DeleteFunc(audio.Attributes, func(a sdp.Attribute) bool { return a.Key == "rtcp" })
+		return nil
+	}
+	audio.MediaName.Port.Value = int(relay.Port())
+	ip := relay.Addr().Unmap()
+	for j, a := range audio.Attributes {
+		if a.Key != "rtcp" {
+			continue
+		}
+		v := strconv.Itoa(int(relay.Port()) + 1)
+		if len(strings.Fields(a.Value)) == 4 { // "port IN IP4 addr"
+			v += " IN " + addrType(ip) + " " + ip.String()
+		}
+		audio.Attributes[j].Value = v
+	}
+	return nil
+}
+
+func addrType(ip netip.Addr) string {
+	if ip.Is6() {
+		return "IP6"
+	}
+	return "IP4"
 }
 
 func isICE(a sdp.Attribute) bool { return slices.Contains(iceAttributes, a.Key) }

@@ -61,28 +61,32 @@ func (s *Session) LocalAddr(l Leg) netip.AddrPort {
 }
 
 // SetRemote records the RTP address that leg l's SDP announces (c= and m=
-// port). Packets for the leg go there until the leg's peer sends from
-// somewhere (latching); the peer's source address wins, since NATs and
-// multi-homed phones rarely send from the address they announce. The RTCP
-// address becomes rtp+1 (RFC 3550 §11); call SetRemoteRTCP afterwards when
-// the SDP has an a=rtcp attribute. A different address than before (a
-// re-INVITE) drops the latches of the leg; the same address keeps them.
-// Port 0 or an unspecified address (hold in RFC 2543 style) leaves the leg
-// without a destination until its peer sends.
+// port); the RTCP address becomes rtp+1 (RFC 3550 §11). Use SetPeer instead
+// when the SDP is at hand, so an a=rtcp attribute (RFC 3605) is honoured.
+//
+// Packets for the leg go to this address until the leg's peer sends from
+// somewhere (latching); the peer's source address then wins, since NATs and
+// multi-homed phones often send from another address than they announce
+// (RFC 4961). A different address than before (a re-INVITE moved the media)
+// drops the leg's latches; the same address keeps them. Port 0 or an
+// unspecified address (hold in RFC 2543 style) leaves the leg without a
+// destination until its peer sends.
 func (s *Session) SetRemote(l Leg, rtp netip.AddrPort) {
+	var rtcp netip.AddrPort
+	if rtp.Port() != 0 && rtp.Port() != 65535 {
+		rtcp = netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
+	}
+	s.setRemote(l, rtp, rtcp)
+}
+
+// SetPeer is SetRemote with the RTP and RTCP addresses of a parsed offer or
+// answer (Offer.RTP, Offer.RTCP).
+func (s *Session) SetPeer(l Leg, o Offer) { s.setRemote(l, o.RTP, o.RTCP) }
+
+func (s *Session) setRemote(l Leg, rtp, rtcp netip.AddrPort) {
 	if s.legs[l].rtp.setRemote(rtp) {
 		s.log.Info("media: remote changed, latch reset", "leg", l, "kind", "rtp", "remote", rtp)
 	}
-	rtcp := netip.AddrPort{}
-	if rtp.Port() != 0 {
-		rtcp = netip.AddrPortFrom(rtp.Addr(), rtp.Port()+1)
-	}
-	s.SetRemoteRTCP(l, rtcp)
-}
-
-// SetRemoteRTCP overrides the RTCP address of leg l, e.g. from an a=rtcp
-// attribute (RFC 3605). The latching rules of SetRemote apply.
-func (s *Session) SetRemoteRTCP(l Leg, rtcp netip.AddrPort) {
 	if s.legs[l].rtcp.setRemote(rtcp) {
 		s.log.Info("media: remote changed, latch reset", "leg", l, "kind", "rtcp", "remote", rtcp)
 	}

@@ -1,0 +1,28 @@
+package app
+
+import (
+	"net/http"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+)
+
+// newMetrics exposes the runtime's counters at /metrics. Values are read from the
+// components when scraped, so the hot paths only bump their own atomics.
+func newMetrics(a *App) http.Handler {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	gauge := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: name, Help: help}, f))
+	}
+	counter := func(name, help string, f func() float64) {
+		reg.MustRegister(prometheus.NewCounterFunc(prometheus.CounterOpts{Name: name, Help: help}, f))
+	}
+	gauge("trunkline_calls_active", "Calls in progress.", func() float64 { return float64(a.calls.Count()) })
+	gauge("trunkline_registrations", "Registered contacts.", func() float64 { return float64(len(a.loc.Bindings())) })
+	gauge("trunkline_media_sessions", "Media relay sessions open.", func() float64 { return float64(a.media.Stats().ActiveSessions) })
+	counter("trunkline_rtp_packets_relayed_total", "RTP packets forwarded by the relay.", func() float64 { return float64(a.media.Stats().Packets) })
+	counter("trunkline_rtp_dropped_total", "RTP/RTCP packets dropped by latching (wrong source).", func() float64 { return float64(a.media.Stats().Dropped) })
+	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}

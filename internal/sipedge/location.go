@@ -1,0 +1,373 @@
+package sipedge
+
+import (
+	"cmp"
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"slices"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/trunkline/trunkline/internal/model"
+)
+
+// BindingStore is the persistence the location service writes through to; store.Store
+// implements it.
+type BindingStore interface {
+	PutBinding(ctx context.Context, b model.Binding) error
+	DeleteBinding(ctx context.Context, aor, contact string) error
+	DeleteBindings(ctx context.Context, aor string) error
+	ListBindings(ctx context.Context) ([]model.Binding, error)
+	DeleteExpiredBindings(ctx context.Context, now time.Time) (int, error)
+}
+
+var (
+	// ErrOutOfOrder: a REGISTER carried the Call-ID of an existing binding with a CSeq
+	// not higher than the stored one (RFC 3261 §10.3 steps 6–7); nothing was changed.
+	ErrOutOfOrder = errors.New("sipedge: location: register out of order")
+	// ErrTooManyContacts: the update would leave more bindings than allowed; nothing
+	// was changed.
+	ErrTooManyContacts = errors.New("sipedge: location: too many contacts")
+)
+
+// Location is the location service (RFC 3261 §10): the bindings of every address of
+// record, in memory for lookups, written through to a BindingStore before a change
+// is acknowledged so that bindings survive a crash right after a 200 OK.
+//
+// Lookups take a read lock on the AOR map and load one pointer; writers to one AOR
+// are serialised by that AOR's own mutex, so a slow store write never blocks
+// lookups or other AORs. New starts nothing; Run sweeps expired bindings.
+type Location struct {
+	st    BindingStore
+	log   *slog.Logger
+	now   func() time.Time // tests replace it
+	sweep time.Duration    // Run's interval; tests replace it
+
+	mu   sync.RWMutex
+	aors map[string]*locAOR
+}
+
+// locAOR is one address of record.
+type locAOR struct {
+	mu   sync.Mutex // held by writers across the store write and the publish
+	dead bool       // removed from Location.aors; writers look the AOR up again
+	// list is the bindings, ordered for Lookup (q high first, then newest); replaced,
+	// never modified, so readers need no lock.
+	list atomic.Pointer[[]model.Binding]
+}
+
+// NewLocation returns an empty location service over st. log may be nil.
+func NewLocation(st BindingStore, log *slog.Logger) *Location {
+	if log == nil {
+		log = slog.New(slog.DiscardHandler)
+	}
+	return &Location{st: st, log: log, now: time.Now, sweep: 15 * time.Second, aors: make(map[string]*locAOR)}
+}
+
+// Load replaces the in-memory bindings with the unexpired ones in the store and
+// deletes the expired ones there. Call it once at start, before serving.
+func (l *Location) Load(ctx context.Context) error {
+	all, err := l.st.ListBindings(ctx)
+	if err != nil {
+		return fmt.Errorf("sipedge: location: load: %w", err)
+	}
+	now := l.now()
+	grouped := make(map[string][]model.Binding)
+	n := 0
+	for _, b := range all {
+		if b.Expires.After(now) {
+			grouped[b.AOR] = append(grouped[b.AOR], b)
+			n++
+		}
+	}
+	aors := make(map[string]*locAOR, len(grouped))
+	for aor, list := range grouped {
+		e := &locAOR{}
+		locSort(list)
+		e.list.Store(&list)
+		aors[aor] = e
+	}
+	l.mu.Lock()
+	l.aors = aors
+	l.mu.Unlock()
+	if len(all) > n {
+		if _, err := l.st.DeleteExpiredBindings(ctx, now); err != nil {
+			return fmt.Errorf("sipedge: location: load: %w", err)
+		}
+	}
+	l.log.Info("bindings loaded", "bindings", n, "aors", len(aors), "expired", len(all)-n)
+	return nil
+}
+
+// Run removes expired bindings from memory and the store periodically until ctx is
+// done. It returns nil when ctx is done.
+func (l *Location) Run(ctx context.Context) error {
+	t := time.NewTicker(l.sweep)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return nil
+		case <-t.C:
+			l.Sweep(ctx)
+		}
+	}
+}
+
+// Sweep removes expired bindings once (Run calls it; exported for tests and tools).
+func (l *Location) Sweep(ctx context.Context) {
+	now := l.now()
+	l.mu.RLock()
+	entries := make([]*locAOR, 0, len(l.aors))
+	names := make([]string, 0, len(l.aors))
+	for aor, e := range l.aors {
+		entries = append(entries, e)
+		names = append(names, aor)
+	}
+	l.mu.RUnlock()
+	var empty []string
+	for i, e := range entries {
+		e.mu.Lock()
+		cur := *locLoad(e)
+		live := locLive(cur, now)
+		if len(live) != len(cur) {
+			e.list.Store(&live)
+		}
+		e.mu.Unlock()
+		if len(live) == 0 {
+			empty = append(empty, names[i])
+		}
+	}
+	if len(empty) > 0 {
+		l.mu.Lock()
+		for _, aor := range empty {
+			e := l.aors[aor]
+			if e == nil || !e.mu.TryLock() {
+				continue // a writer is busy with it: not empty for long
+			}
+			if len(*locLoad(e)) == 0 {
+				e.dead = true
+				delete(l.aors, aor)
+			}
+			e.mu.Unlock()
+		}
+		l.mu.Unlock()
+	}
+	if n, err := l.st.DeleteExpiredBindings(ctx, now); err != nil {
+		l.log.Warn("delete expired bindings", "error", err)
+	} else if n > 0 {
+		l.log.Debug("expired bindings deleted", "count", n)
+	}
+}
+
+// Lookup returns the unexpired bindings of aor, highest q first, then newest.
+func (l *Location) Lookup(aor string) []model.Binding {
+	l.mu.RLock()
+	e := l.aors[aor]
+	l.mu.RUnlock()
+	if e == nil {
+		return nil
+	}
+	return locLive(*locLoad(e), l.now())
+}
+
+// Bindings returns every unexpired binding, by AOR, then as Lookup orders them.
+func (l *Location) Bindings() []model.Binding {
+	now := l.now()
+	l.mu.RLock()
+	aors := make([]string, 0, len(l.aors))
+	for aor := range l.aors {
+		aors = append(aors, aor)
+	}
+	slices.Sort(aors)
+	var out []model.Binding
+	for _, aor := range aors {
+		for _, b := range *locLoad(l.aors[aor]) {
+			if b.Expires.After(now) {
+				out = append(out, b)
+			}
+		}
+	}
+	l.mu.RUnlock()
+	return out
+}
+
+// Registration is the change one REGISTER asks for (RFC 3261 §10.3 steps 6–7).
+type Registration struct {
+	AOR       string
+	CallID    string
+	CSeq      uint32
+	Source    string // "ip:port" the REGISTER came from
+	Transport string // "udp", "tcp" or "tls"
+	UserAgent string
+	// Wildcard removes every binding of AOR (Contact: * with Expires: 0).
+	Wildcard bool
+	Contacts []ContactUpdate
+	// MaxContacts bounds the bindings AOR may have after the update; 0 = no bound.
+	MaxContacts int
+}
+
+// ContactUpdate is one Contact of a REGISTER.
+type ContactUpdate struct {
+	Contact string        // the Contact URI
+	Expires time.Duration // granted lifetime; 0 removes the binding
+	Q       float64       // 0..1; the registrar stores 1 when the contact has no q
+}
+
+// Register applies r atomically for its AOR and returns the AOR's bindings afterwards.
+// The update is refused as a whole with ErrOutOfOrder if any affected binding has the
+// request's Call-ID and a CSeq not lower than the request's (RFC 3261 §10.3 step 7;
+// for Contact: * every binding is affected, step 6), and with ErrTooManyContacts if
+// it would leave more than r.MaxContacts. Every change is written to the store before
+// it is visible; if a store write fails, the changes made so far stay (memory matches
+// the store) and the error is returned.
+func (l *Location) Register(ctx context.Context, r Registration) ([]model.Binding, error) {
+	e := l.lockAOR(r.AOR)
+	defer e.mu.Unlock()
+	now := l.now()
+	next := locLive(*locLoad(e), now)
+
+	stale := func(b *model.Binding) bool { return b.CallID == r.CallID && r.CSeq <= b.CSeq }
+	if r.Wildcard {
+		for i := range next {
+			if stale(&next[i]) {
+				return next, ErrOutOfOrder
+			}
+		}
+		if err := l.st.DeleteBindings(ctx, r.AOR); err != nil {
+			return next, fmt.Errorf("sipedge: location: remove %s: %w", r.AOR, err)
+		}
+		empty := []model.Binding{}
+		e.list.Store(&empty)
+		return nil, nil
+	}
+
+	added := 0
+	for _, c := range r.Contacts {
+		i := locIndex(next, c.Contact)
+		if i >= 0 && stale(&next[i]) {
+			return next, ErrOutOfOrder
+		}
+		if i < 0 && c.Expires > 0 {
+			added++
+		}
+	}
+	if r.MaxContacts > 0 && len(next)+added > r.MaxContacts {
+		return next, ErrTooManyContacts
+	}
+
+	var err error
+	for _, c := range r.Contacts {
+		i := locIndex(next, c.Contact)
+		if c.Expires <= 0 {
+			if i < 0 {
+				continue
+			}
+			if err = l.st.DeleteBinding(ctx, r.AOR, c.Contact); err != nil {
+				err = fmt.Errorf("sipedge: location: unbind %s %s: %w", r.AOR, c.Contact, err)
+				break
+			}
+			next = slices.Delete(next, i, i+1)
+			continue
+		}
+		b := model.Binding{
+			AOR: r.AOR, Contact: c.Contact, Source: r.Source, Transport: r.Transport,
+			Expires: now.Add(c.Expires), CallID: r.CallID, CSeq: r.CSeq,
+			UserAgent: r.UserAgent, Q: c.Q, UpdatedAt: now,
+		}
+		if err = l.st.PutBinding(ctx, b); err != nil {
+			err = fmt.Errorf("sipedge: location: bind %s %s: %w", r.AOR, c.Contact, err)
+			break
+		}
+		if i >= 0 {
+			next[i] = b
+		} else {
+			next = append(next, b)
+		}
+	}
+	locSort(next)
+	e.list.Store(&next)
+	return slices.Clone(next), err
+}
+
+// Remove deletes every binding of aor (an extension was deleted or disabled).
+func (l *Location) Remove(ctx context.Context, aor string) error {
+	e := l.lockAOR(aor)
+	defer e.mu.Unlock()
+	if err := l.st.DeleteBindings(ctx, aor); err != nil {
+		return fmt.Errorf("sipedge: location: remove %s: %w", aor, err)
+	}
+	empty := []model.Binding{}
+	e.list.Store(&empty)
+	return nil
+}
+
+// lockAOR returns aor's entry, created if needed, with its mutex held.
+func (l *Location) lockAOR(aor string) *locAOR {
+	for {
+		l.mu.RLock()
+		e := l.aors[aor]
+		l.mu.RUnlock()
+		if e == nil {
+			l.mu.Lock()
+			if e = l.aors[aor]; e == nil {
+				e = &locAOR{}
+				l.aors[aor] = e
+			}
+			l.mu.Unlock()
+		}
+		e.mu.Lock()
+		if !e.dead {
+			return e
+		}
+		e.mu.Unlock()
+	}
+}
+
+var locNone = []model.Binding{}
+
+func locLoad(e *locAOR) *[]model.Binding {
+	if p := e.list.Load(); p != nil {
+		return p
+	}
+	return &locNone
+}
+
+// locLive returns a fresh slice of the bindings in list that expire after now.
+func locLive(list []model.Binding, now time.Time) []model.Binding {
+	out := make([]model.Binding, 0, len(list))
+	for _, b := range list {
+		if b.Expires.After(now) {
+			out = append(out, b)
+		}
+	}
+	return out
+}
+
+// locIndex finds contact in list. Contacts are compared as the registrar normalises
+// them (sipgo's serialisation of the URI), not with the full RFC 3261 §19.1.4 rules.
+func locIndex(list []model.Binding, contact string) int {
+	for i := range list {
+		if list[i].Contact == contact {
+			return i
+		}
+	}
+	return -1
+}
+
+// locSort orders bindings for Lookup: q high first, then most recently updated, then
+// by contact so that the order is stable.
+func locSort(list []model.Binding) {
+	slices.SortFunc(list, func(a, b model.Binding) int {
+		if c := cmp.Compare(b.Q, a.Q); c != 0 {
+			return c
+		}
+		if c := b.UpdatedAt.Compare(a.UpdatedAt); c != 0 {
+			return c
+		}
+		return cmp.Compare(a.Contact, b.Contact)
+	})
+}
