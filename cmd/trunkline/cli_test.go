@@ -19,13 +19,13 @@ import (
 
 const cliToken = "cli-test-token"
 
-type fakeRegs []model.Binding
+type cliFakeRegs []model.Binding
 
-func (f fakeRegs) Bindings() []model.Binding { return f }
+func (f cliFakeRegs) Bindings() []model.Binding { return f }
 
-type fakeCalls []model.ActiveCall
+type cliFakeCalls []model.ActiveCall
 
-func (f fakeCalls) Active() []model.ActiveCall { return f }
+func (f cliFakeCalls) Active() []model.ActiveCall { return f }
 
 // cliServer runs the real API over a real SQLite store in t.TempDir().
 func cliServer(t *testing.T) (*httptest.Server, store.Store) {
@@ -37,9 +37,9 @@ func cliServer(t *testing.T) (*httptest.Server, store.Store) {
 	t.Cleanup(func() { st.Close() })
 	now := time.Now()
 	a := api.New(api.Options{Store: st, Token: cliToken,
-		Registrations: fakeRegs{{AOR: "1001", Contact: "sip:1001@192.0.2.10:5062", Source: "192.0.2.10:5062",
+		Registrations: cliFakeRegs{{AOR: "1001", Contact: "sip:1001@192.0.2.10:5062", Source: "192.0.2.10:5062",
 			Transport: "udp", Expires: now.Add(time.Hour), UserAgent: "Linphone"}},
-		Calls: fakeCalls{{ID: "call-1", Caller: "1001", Callee: "1002", State: "answered",
+		Calls: cliFakeCalls{{ID: "call-1", Caller: "1001", Callee: "1002", State: "answered",
 			StartTime: now.Add(-time.Minute), AnswerTime: &now}},
 	})
 	srv := httptest.NewServer(a.Handler())

@@ -28,8 +28,8 @@ type Store interface {
 	CreateExtension(ctx context.Context, e *model.Extension) error // ErrConflict
 	GetExtension(ctx context.Context, number string) (model.Extension, error)
 	ListExtensions(ctx context.Context) ([]model.Extension, error) // ordered by number
-	UpdateExtension(ctx context.Context, e *model.Extension) error  // ErrNotFound
-	DeleteExtension(ctx context.Context, number string) error       // ErrNotFound
+	UpdateExtension(ctx context.Context, e *model.Extension) error // ErrNotFound
+	DeleteExtension(ctx context.Context, number string) error      // ErrNotFound
 
 	// Bindings: the registrar's location service persists through these so that a
 	// restart keeps registrations. Key: (AOR, Contact).

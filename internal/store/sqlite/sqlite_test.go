@@ -270,4 +270,3 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
-

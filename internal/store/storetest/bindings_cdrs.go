@@ -224,4 +224,3 @@ func testConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("ListExtensions = %d, %v; want %d", len(exts), err, workers*each)
 	}
 }
-
