@@ -28,6 +28,7 @@ import (
 	"github.com/trunkline/trunkline/internal/sipedge"
 	"github.com/trunkline/trunkline/internal/store"
 	"github.com/trunkline/trunkline/internal/store/sqlite"
+	"github.com/trunkline/trunkline/internal/trunk"
 	"github.com/trunkline/trunkline/internal/web"
 )
 
@@ -41,6 +42,7 @@ type App struct {
 	calls *call.Manager
 	media *media.Manager
 	loc   *sipedge.Location
+	trunk *trunk.Manager
 	http  *http.Server
 	httpL net.Listener
 }
@@ -67,9 +69,6 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, fmt.Errorf("app: store: %w", err)
 	}
 	a.store = st
-	if err := a.Reload(ctx); err != nil {
-		return nil, err
-	}
 
 	edgeCfg := sipedge.Config{Listen: cfg.SIPListen, TLSListen: cfg.SIPTLSListen, Log: log.With("component", "sip")}
 	if cfg.ExternalIP != "" {
@@ -104,23 +103,36 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	if err := a.loc.Load(ctx); err != nil {
 		return nil, err
 	}
-	auth := sipedge.NewAuthenticator(sipedge.AuthConfig{Realm: cfg.Realm})
+	authCfg := sipedge.AuthConfig{Realm: cfg.Realm}
+	if err := authCfg.Validate(); err != nil {
+		return nil, &config.Error{Field: "realm", Reason: err.Error()}
+	}
+	auth := sipedge.NewAuthenticator(authCfg)
 	bans := sipedge.NewBanlist(sipedge.BanConfig{})
-	reg := sipedge.NewRegistrar(sipedge.RegistrarConfig{}, auth, a.table, a.loc, bans, log.With("component", "registrar"))
+	accounts := routing.Accounts{Table: a.table}
+	reg := sipedge.NewRegistrar(sipedge.RegistrarConfig{}, auth, accounts, a.loc, bans, log.With("component", "registrar"))
 	dgram, stream := a.edge.Clients()
+	contact := a.edge.Contact()
+	a.trunk = trunk.NewManager(trunk.Config{Client: dgram, StreamClient: stream,
+		ContactHost: contact.Address.Host, ContactPort: contact.Address.Port,
+		Log: log.With("component", "trunk")})
+	rt := trunkRuntime{m: a.trunk, table: a.table}
 	a.calls = call.New(call.Config{Log: log.With("component", "call")}, call.Deps{
-		Dgram: dgram, Stream: stream, Contact: a.edge.Contact(), Media: a.media,
-		Directory: a.table, Locator: a.loc, CDRs: st,
+		Dgram: dgram, Stream: stream, Contact: contact, Media: a.media,
+		Routes: a.table, Trunks: rt, Locator: a.loc, CDRs: st,
 	})
-	a.edge.Mount(sipedge.Handlers{Registrar: reg, Auth: auth, Directory: a.table, Bans: bans,
+	a.edge.Mount(sipedge.Handlers{Registrar: reg, Auth: auth, Directory: accounts, Trunks: rt, Bans: bans,
 		Limiter: sipedge.NewRateLimiter(sipedge.RateLimitConfig{}), Calls: a.calls})
+	if err := a.Reload(ctx); err != nil {
+		return nil, err
+	}
 
 	a.httpL, err = net.Listen("tcp", cfg.HTTPListen)
 	if err != nil {
 		return nil, fmt.Errorf("app: http: %w", err)
 	}
 	apiH := api.New(api.Options{
-		Store: st, Token: token, Registrations: a.loc, Calls: a.calls,
+		Store: st, Token: token, Registrations: a.loc, Calls: a.calls, Trunks: a.trunk,
 		OnChange: func(ctx context.Context) {
 			if err := a.Reload(ctx); err != nil {
 				log.Error("reload after change failed", "error", err)
@@ -139,20 +151,36 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: reload: %w", err)
 	}
-	a.table.Store(routing.NewSnapshot(exts))
+	trunks, err := a.store.ListTrunks(ctx)
+	if err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	a.table.Store(routing.NewSnapshot(routing.Config{Extensions: exts, Trunks: trunks}))
+	a.trunk.Reconcile(trunks)
 	return nil
 }
 
 // HTTPAddr is the bound API address.
 func (a *App) HTTPAddr() string { return a.httpL.Addr().String() }
 
-// Run serves until ctx is done, then stops everything and closes the store.
+// Run serves until ctx is done, then stops everything and closes the store. The SIP
+// edge stops last, so that calls can be hung up and trunks un-REGISTERed through it.
 func (a *App) Run(ctx context.Context) error {
 	a.log.Info("trunkline running", "http", "http://"+a.HTTPAddr(), "sip", a.edge.Addr().String(), "data", a.cfg.DataDir)
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
+	edgeCtx, edgeCancel := context.WithCancel(context.WithoutCancel(ctx))
+	defer edgeCancel()
+	errc := make(chan error, 6)
+	edgeDone := make(chan struct{})
+	go func() {
+		defer close(edgeDone)
+		if err := a.edge.Run(edgeCtx); err != nil {
+			errc <- err
+			cancel()
+		}
+	}()
 	var wg sync.WaitGroup
-	errc := make(chan error, 4)
 	run := func(f func(context.Context) error) {
 		wg.Add(1)
 		go func() {
@@ -163,9 +191,9 @@ func (a *App) Run(ctx context.Context) error {
 			}
 		}()
 	}
-	run(a.edge.Run)
 	run(a.loc.Run)
 	run(a.calls.Run)
+	run(a.trunk.Run)
 	run(func(ctx context.Context) error {
 		go func() {
 			<-ctx.Done()
@@ -179,6 +207,8 @@ func (a *App) Run(ctx context.Context) error {
 		return nil
 	})
 	wg.Wait()
+	edgeCancel()
+	<-edgeDone
 	a.closeAll()
 	close(errc)
 	return <-errc

@@ -12,6 +12,7 @@ import (
 
 	"github.com/trunkline/trunkline/internal/media"
 	"github.com/trunkline/trunkline/internal/model"
+	"github.com/trunkline/trunkline/internal/routing"
 )
 
 // Reject is an error answered with a SIP status. sipedge reads it through SIPStatus.
@@ -71,6 +72,10 @@ type Call struct {
 	callee string
 	callID string // leg A's Call-ID
 	media  *media.Session
+	// direction is "internal", "inbound" or "outbound"; snap the routing snapshot the
+	// call started with (calls keep theirs when the config changes).
+	direction string
+	snap      *routing.Snapshot
 
 	a, b *leg
 
@@ -81,6 +86,8 @@ type Call struct {
 	ended      bool
 	finalCode  int
 	ringCancel context.CancelFunc
+	trunk      string   // the trunk the call is on (for the CDR and the calls view)
+	trunks     []string // call slots taken (Acquire), released when the call ends
 
 	endOnce sync.Once
 }
@@ -88,8 +95,8 @@ type Call struct {
 func (c *Call) view() model.ActiveCall {
 	c.mu.Lock()
 	defer c.mu.Unlock()
-	v := model.ActiveCall{ID: c.id, CallID: c.callID, Caller: c.caller.Extension, Callee: c.callee,
-		State: c.state, StartTime: c.start}
+	v := model.ActiveCall{ID: c.id, CallID: c.callID, Caller: c.caller.name(), Callee: c.callee,
+		State: c.state, StartTime: c.start, Trunk: c.trunk}
 	if !c.answered.IsZero() {
 		t := c.answered
 		v.AnswerTime = &t
@@ -112,7 +119,8 @@ func (c *Call) finish(o outcome) {
 		c.mu.Lock()
 		c.ended = true
 		c.state = "ending"
-		start, answered := c.start, c.answered
+		start, answered, trunk, slots, callee := c.start, c.answered, c.trunk, c.trunks, c.callee
+		c.trunks = nil
 		if o.code == 0 {
 			o.code = c.finalCode
 		}
@@ -127,8 +135,15 @@ func (c *Call) finish(o outcome) {
 			c.media.Close()
 		}
 		c.m.forget(c)
+		for _, t := range slots {
+			c.m.deps.Trunks.Release(t)
+		}
+		caller := c.caller.Extension
+		if caller == "" {
+			caller = c.a.srv.InviteRequest.From().Address.User
+		}
 		cdr := &model.CDR{
-			CallID: c.callID, Caller: c.caller.Extension, Callee: c.callee, Direction: "internal",
+			CallID: c.callID, Caller: caller, Callee: callee, Direction: c.direction, Trunk: trunk,
 			StartTime: start, EndTime: end, Duration: int(end.Sub(start) / time.Second),
 			Disposition: o.disp, HangupBy: o.by, HangupCause: o.cause, SIPCode: o.code,
 			RTPCallerToCallee: int64(st.AtoB.Packets), RTPCalleeToCaller: int64(st.BtoA.Packets),

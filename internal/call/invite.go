@@ -2,58 +2,82 @@ package call
 
 import (
 	"context"
-	"errors"
 	"net/netip"
 	"strconv"
-	"strings"
 	"time"
 
-	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/trunkline/trunkline/internal/media"
 	"github.com/trunkline/trunkline/internal/model"
+	"github.com/trunkline/trunkline/internal/routing"
 )
 
-// HandleInvite runs an extension-to-extension call from the initial INVITE until it
-// is answered or has failed. It blocks for the whole setup, as sipgo expects of a
-// handler that owns the INVITE server transaction.
+// HandleInvite runs a call from the initial INVITE until it is answered or has
+// failed. It blocks for the whole setup, as sipgo expects of a handler that owns the
+// INVITE server transaction.
 func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, caller Caller) error {
 	base := m.context()
 	if base == nil || base.Err() != nil {
 		return &Reject{Code: 503, Reason: "Service Unavailable"}
 	}
-	callee := req.Recipient.User
-	if _, ok := m.deps.Directory.Extension(callee); !ok {
-		return &Reject{Code: 404, Reason: "Not Found"}
+	snap := m.deps.Routes.Load()
+	rr := routing.Request{FromExtension: caller.Extension, FromTrunk: caller.Trunk,
+		Dialed: req.Recipient.User, CallerNumber: req.From().Address.User}
+	var inTrunk model.Trunk
+	if caller.Trunk != "" {
+		var ok bool
+		if inTrunk, ok = snap.Trunk(caller.Trunk); !ok || m.deps.Trunks == nil {
+			return &Reject{Code: 403, Reason: "Forbidden"}
+		}
+		rr.Dialed = didOf(req, inTrunk, m.deps.Trunks.ContactUser(caller.Trunk))
 	}
-	contacts := m.deps.Locator.Lookup(callee)
-	if len(contacts) == 0 {
-		return &Reject{Code: 480, Reason: "Temporarily Unavailable"}
+	dec := snap.Route(rr)
+	if dec.RejectCode != 0 {
+		m.log.Info("call refused", "caller", caller.name(), "dialed", rr.Dialed, "code", dec.RejectCode, "reason", dec.Reason)
+		return &Reject{Code: dec.RejectCode, Reason: reasonPhrase(dec.RejectCode)}
+	}
+	if caller.Trunk != "" && !m.deps.Trunks.Acquire(caller.Trunk) {
+		m.log.Warn("call refused: trunk at its call limit", "trunk", caller.Trunk, "dialed", rr.Dialed)
+		return &Reject{Code: 503, Reason: "Service Unavailable"}
+	}
+	release := func() {
+		if caller.Trunk != "" {
+			m.deps.Trunks.Release(caller.Trunk)
+		}
 	}
 	if len(req.Body()) == 0 {
+		release()
 		// Late offer (INVITE without SDP) is not bridged yet.
-		return &Reject{Code: 488, Reason: "Not Acceptable Here (offer required)"}
+		return &Reject{Code: 488, Reason: "Not Acceptable Here"}
 	}
 	offerA, err := media.ParseSDP(req.Body())
 	if err != nil {
+		release()
 		return &Reject{Code: 488, Reason: "Not Acceptable Here"}
 	}
 	sess, err := m.deps.Media.NewSession(base)
 	if err != nil {
+		release()
 		m.log.Warn("no media ports for a call", "error", err)
 		return &Reject{Code: 503, Reason: "Service Unavailable"}
 	}
 	ds, err := m.dialogUA(caller.Transport).ReadInvite(req, tx)
 	if err != nil {
+		release()
 		sess.Close()
 		return err
 	}
 	c := &Call{
-		id: strconv.FormatUint(m.seq.Add(1), 10), m: m, caller: caller, callee: callee,
+		id: strconv.FormatUint(m.seq.Add(1), 10), m: m, caller: caller, callee: rr.Dialed,
 		callID: req.CallID().Value(), media: sess, state: "ringing", start: m.cfg.Now(),
+		direction: dec.Direction, snap: snap,
 	}
-	c.log = m.log.With("call", c.id, "call_id", c.callID, "caller", caller.Extension, "callee", callee)
+	if caller.Trunk != "" {
+		c.trunks = append(c.trunks, caller.Trunk)
+		c.trunk = caller.Trunk
+	}
+	c.log = m.log.With("call", c.id, "call_id", c.callID, "caller", caller.name(), "dialed", rr.Dialed)
 	tag, _ := ds.InviteRequest.To().Params.Get("tag")
 	c.a = &leg{call: c, side: media.LegA, d: ds, srv: ds, offer: offerA, origin: media.NewOrigin(),
 		key: dialogKey(c.callID, tag)}
@@ -68,24 +92,20 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	m.calls[c.id] = c
 	m.dialogs[c.a.key] = c.a
 	m.mu.Unlock()
-	c.log.Info("call started", "contacts", len(contacts))
+	c.log.Info("call started", "direction", dec.Direction, "targets", len(dec.Targets))
 
 	if err := ds.Respond(100, "Trying", nil); err != nil {
 		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: "respond failed: " + err.Error()})
 		return nil
 	}
-	c.ring(req, contacts)
+	c.run(req, dec)
 	return nil
 }
 
-// forkResult is how one branch of the fork ended.
-type forkResult struct {
-	cli *sipgo.DialogClientSession
-	err error
-}
-
-// ring forks the INVITE to every contact and bridges the first answer.
-func (c *Call) ring(reqA *sip.Request, contacts []model.Binding) {
+// run walks the decision's targets in order (sip-facts.md "Failover"): a target that
+// cannot be used is skipped, a failure of the failover class moves to the next one,
+// anything else (busy, declined, the callee already rang) ends the call.
+func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 	m := c.m
 	ringCtx, cancel := context.WithTimeout(m.context(), m.cfg.RingTimeout)
 	defer cancel()
@@ -102,82 +122,111 @@ func (c *Call) ring(reqA *sip.Request, contacts []model.Binding) {
 		}
 	}()
 
-	bodyB, _, err := media.RewriteSDP(reqA.Body(), c.media.LocalAddr(media.LegB), nil, nil)
+	c.b = &leg{call: c, side: media.LegB, origin: media.NewOrigin()}
+	bodyB, _, err := media.RewriteSDP(reqA.Body(), c.media.LocalAddr(media.LegB), nil, c.b.origin)
 	if err != nil {
 		c.respondA(488, "Not Acceptable Here", nil)
 		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: "sdp: " + err.Error(), code: 488})
 		return
 	}
-	c.b = &leg{call: c, side: media.LegB, origin: media.NewOrigin()}
-	results := make(chan forkResult, len(contacts))
-	forks := make([]context.CancelFunc, 0, len(contacts))
-	started := 0
-	var progressed progressOnce
-	for _, b := range contacts {
-		fctx, fcancel := context.WithCancel(ringCtx)
-		forks = append(forks, fcancel)
-		req, err := c.buildInviteB(reqA, b, bodyB)
-		if err != nil {
-			c.log.Warn("bad contact", "contact", b.Contact, "error", err)
-			fcancel()
-			continue
+	last := attempt{}
+	skipped := []string{}
+	for _, t := range dec.Targets {
+		if ringCtx.Err() != nil {
+			break
 		}
-		started++
-		go func() {
-			cli, err := m.dialogUA(b.Transport).WriteInvite(fctx, req)
-			if err == nil {
-				err = cli.WaitAnswer(fctx, sipgo.AnswerOptions{OnResponse: func(res *sip.Response) error {
-					if res.IsProvisional() && res.StatusCode > 100 {
-						c.relayProvisional(res, &progressed)
-					}
-					return nil
-				}})
-			}
-			results <- forkResult{cli: cli, err: err}
-		}()
-	}
-	defer func() {
-		for _, f := range forks {
-			f()
-		}
-	}()
-
-	var winner *sipgo.DialogClientSession
-	best := 0
-	bestReason := ""
-	for i := 0; i < started; i++ {
-		r := <-results
-		if r.err == nil {
-			if winner != nil {
-				// A second contact answered too: take it down (RFC 3261 §13.2.2.4).
-				go hangupExtra(m.context(), r.cli)
+		var branches []branch
+		var tr *model.Trunk
+		switch t.Kind {
+		case routing.TargetExtension:
+			contacts := m.deps.Locator.Lookup(t.Extension)
+			if len(contacts) == 0 {
+				last = attempt{code: 480, reason: "Temporarily Unavailable", cause: "extension " + t.Extension + " not registered"}
 				continue
 			}
-			winner = r.cli
-			for _, f := range forks {
-				f() // CANCEL the other branches
+			c.setCallee(t.Extension)
+			for _, b := range contacts {
+				req, err := c.buildInviteB(reqA, t, b, bodyB)
+				if err != nil {
+					c.log.Warn("bad contact", "contact", b.Contact, "error", err)
+					continue
+				}
+				branches = append(branches, branch{req: req, ua: m.dialogUA(b.Transport)})
 			}
+		case routing.TargetTrunk:
+			trunk, ok := c.snap.Trunk(t.Trunk)
+			if why := c.unusable(trunk, ok); why != "" {
+				c.log.Info("trunk skipped", "trunk", t.Trunk, "reason", why)
+				skipped = append(skipped, t.Trunk+": "+why)
+				continue
+			}
+			tr = &trunk
+			br, err := c.trunkBranch(reqA, t, trunk, bodyB)
+			if err != nil {
+				m.deps.Trunks.Release(t.Trunk)
+				c.log.Warn("trunk unreachable", "trunk", t.Trunk, "error", err)
+				skipped = append(skipped, t.Trunk+": "+err.Error())
+				continue
+			}
+			c.setCallee(t.Number)
+			c.mu.Lock()
+			c.trunk = t.Trunk
+			c.trunks = append(c.trunks, t.Trunk)
+			c.mu.Unlock()
+			branches = []branch{br}
+		}
+		if len(branches) == 0 {
 			continue
 		}
-		var de *sipgo.ErrDialogResponse
-		if errors.As(r.err, &de) {
-			if better(de.Res.StatusCode, best) {
-				best, bestReason = de.Res.StatusCode, de.Res.Reason
+		res := c.fork(ringCtx, branches, tr)
+		if res.winner != nil {
+			c.bridge(res.winner)
+			return
+		}
+		last = res.attempt
+		if tr != nil {
+			c.afterTrunkFailure(*tr, res.attempt)
+			if !failoverAllowed(*tr, res.attempt) {
+				break
 			}
-		}
-		if r.cli != nil {
-			r.cli.Close()
+			c.log.Info("failing over", "trunk", tr.Name, "code", res.code, "cause", res.cause)
 		}
 	}
-	if winner != nil {
-		c.bridge(winner)
-		return
+	if last.code == 0 && last.cause == "" && len(skipped) > 0 {
+		last = attempt{code: 503, reason: "Service Unavailable", cause: "no usable trunk (" + joinShort(skipped) + ")"}
 	}
-	c.fail(ringCtx, best, bestReason, started)
+	c.fail(ringCtx, last)
 }
 
-// fail answers the caller after every branch failed.
-func (c *Call) fail(ringCtx context.Context, best int, reason string, started int) {
+// unusable says why a trunk target cannot take the call now ("" = it can), and takes
+// a call slot when it can.
+func (c *Call) unusable(t model.Trunk, ok bool) string {
+	tr := c.m.deps.Trunks
+	switch {
+	case !ok:
+		return "no such trunk"
+	case !t.Enabled:
+		return "disabled"
+	case tr == nil:
+		return "trunk runtime not running"
+	case !tr.Usable(t.Name):
+		return "down"
+	case !tr.Acquire(t.Name):
+		return "at call limit"
+	}
+	return ""
+}
+
+// afterTrunkFailure applies what a failed attempt says about the trunk: a 503 with
+// Retry-After holds it down for that long (sip-facts.md).
+func (c *Call) afterTrunkFailure(t model.Trunk, a attempt) {
+	if a.code == 503 && a.retryAfter > 0 {
+		c.m.deps.Trunks.MarkDown(t.Name, a.retryAfter, "503 with Retry-After")
+	}
+}
+
+// fail answers the caller after every target failed.
+func (c *Call) fail(ringCtx context.Context, last attempt) {
 	c.mu.Lock()
 	forced := c.finalCode
 	c.mu.Unlock()
@@ -188,60 +237,27 @@ func (c *Call) fail(ringCtx context.Context, best int, reason string, started in
 	case forced != 0:
 		c.respondA(forced, "Service Unavailable", nil)
 		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: "shutdown", code: forced})
-	case errors.Is(ringCtx.Err(), context.DeadlineExceeded):
+	case ringCtx.Err() == context.DeadlineExceeded:
 		c.respondA(480, "Temporarily Unavailable", nil)
 		c.finish(outcome{disp: model.DispNoAnswer, by: model.PartySystem, cause: "ring timeout", code: 480})
-	case best == 0:
-		code, cause := 480, "no contact answered"
-		if started == 0 {
-			cause = "no usable contact"
+	case last.code == 0:
+		cause := last.cause
+		if cause == "" {
+			cause = "no target answered"
 		}
-		c.respondA(code, "Temporarily Unavailable", nil)
-		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: cause, code: code})
+		c.respondA(480, "Temporarily Unavailable", nil)
+		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: cause, code: 480})
 	default:
-		c.respondA(best, reason, nil)
-		c.finish(outcome{disp: disposition(best), by: model.PartyCallee, cause: strconv.Itoa(best) + " " + reason, code: best})
-	}
-}
-
-// bridge completes the call with the branch that answered: ACK it, answer the
-// caller with our SDP and wait for the caller's ACK.
-func (c *Call) bridge(cli *sipgo.DialogClientSession) {
-	m := c.m
-	res := cli.InviteResponse
-	c.b.cli, c.b.d = cli, cli
-	if ct := res.Contact(); ct != nil {
-		c.b.target = ct.Address
-	}
-	from := cli.InviteRequest.From()
-	tag, _ := from.Params.Get("tag")
-	c.b.key = dialogKey(cli.InviteRequest.CallID().Value(), tag)
-	m.addDialog(c.b.key, c.b)
-
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.context()), 32*time.Second)
-	defer cancel()
-	if err := cli.Ack(ctx); err != nil {
-		c.log.Warn("ack to callee failed", "error", err)
-	}
-	answerA, err := c.answerFor(c.a, c.b, res.Body())
-	if err != nil {
-		c.log.Warn("callee answer unusable", "error", err)
-		_ = cli.Bye(ctx)
-		c.respondA(488, "Not Acceptable Here", nil)
-		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: "sdp: " + err.Error(), code: 488})
-		return
-	}
-	c.mu.Lock()
-	c.answered = m.cfg.Now()
-	c.state = "answered"
-	c.finalCode = 200
-	c.mu.Unlock()
-	c.log.Info("call answered")
-	// RespondSDP retransmits the 2xx until the caller's ACK arrives (RFC 3261 §13.3.1.4).
-	if err := c.a.srv.WriteResponse(sdpResponse(c.a.srv.InviteRequest, 200, "OK", answerA)); err != nil {
-		c.log.Warn("caller did not take the answer", "error", err)
-		_ = cli.Bye(ctx)
-		c.finish(outcome{disp: model.DispFailed, by: model.PartyCaller, cause: "no ACK: " + err.Error()})
+		cause := last.cause
+		if cause == "" {
+			cause = strconv.Itoa(last.code) + " " + last.reason
+		}
+		by := model.PartyCallee
+		if last.code == 503 || last.fromUs {
+			by = model.PartySystem
+		}
+		c.respondA(last.code, last.reason, nil)
+		c.finish(outcome{disp: disposition(last.code), by: by, cause: cause, code: last.code})
 	}
 }
 
@@ -256,20 +272,6 @@ func (c *Call) answerFor(dst, src *leg, body []byte) ([]byte, error) {
 	c.media.SetPeer(src.side, offer)
 	out, _, err := media.RewriteSDP(body, c.media.LocalAddr(dst.side), media.Intersect(dst.offer, offer), dst.origin)
 	return out, err
-}
-
-// relayProvisional passes 180/183 to the caller; the first one with SDP sets up
-// early media through the relay.
-func (c *Call) relayProvisional(res *sip.Response, once *progressOnce) {
-	if len(res.Body()) > 0 && once.takeMedia() {
-		if body, err := c.answerFor(c.a, c.b, res.Body()); err == nil {
-			c.respondA(res.StatusCode, res.Reason, body)
-			return
-		}
-	}
-	if once.takeRing(res.StatusCode) {
-		c.respondA(res.StatusCode, res.Reason, nil)
-	}
 }
 
 // respondA answers the caller's INVITE.
@@ -290,42 +292,16 @@ func (c *Call) respondA(code int, reason string, body []byte) {
 	}
 }
 
+func (c *Call) setCallee(n string) {
+	c.mu.Lock()
+	c.callee = n
+	c.mu.Unlock()
+}
+
 func sdpResponse(req *sip.Request, code int, reason string, body []byte) *sip.Response {
 	res := sip.NewResponseFromRequest(req, code, reason, body)
 	res.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	return res
-}
-
-// buildInviteB makes the INVITE towards one registered contact of the callee.
-func (c *Call) buildInviteB(reqA *sip.Request, b model.Binding, body []byte) (*sip.Request, error) {
-	var target sip.Uri
-	if err := sip.ParseUri(b.Contact, &target); err != nil {
-		return nil, err
-	}
-	req := sip.NewRequest(sip.INVITE, target)
-	host := c.m.deps.Contact.Address.Host
-	from := &sip.FromHeader{DisplayName: reqA.From().DisplayName,
-		Address: sip.Uri{Scheme: "sip", User: c.caller.Extension, Host: host}, Params: sip.NewParams()}
-	from.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(from)
-	req.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: c.callee, Host: host}, Params: sip.NewParams()})
-	mf := sip.MaxForwardsHeader(70)
-	if h := reqA.MaxForwards(); h != nil {
-		mf = sip.MaxForwardsHeader(h.Val() - 1) // RFC 3261 §16.6 step 3; 0 was refused at the edge
-	}
-	req.AppendHeader(&mf)
-	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
-	if h := reqA.GetHeader("Allow"); h != nil {
-		req.AppendHeader(sip.NewHeader("Allow", h.Value()))
-	}
-	req.SetBody(body)
-	if b.Transport != "" {
-		req.SetTransport(strings.ToUpper(b.Transport))
-	}
-	if dst := natDestination(target, b.Source); dst != "" {
-		req.SetDestination(dst)
-	}
-	return req, nil
 }
 
 // natDestination decides where requests to a registered contact go. When the
@@ -344,32 +320,6 @@ func natDestination(contact sip.Uri, source string) string {
 	return source
 }
 
-// hangupExtra ends a second 2xx of a forked INVITE: ACK, then BYE.
-func hangupExtra(ctx context.Context, cli *sipgo.DialogClientSession) {
-	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
-	defer cancel()
-	_ = cli.Ack(ctx)
-	_ = cli.Bye(ctx)
-}
-
-// better orders final responses of forked branches (RFC 3261 §16.7 step 6, as
-// proxies apply it): 6xx beats everything, then 486 Busy, then the lowest class.
-func better(code, than int) bool {
-	rank := func(c int) int {
-		switch {
-		case c == 0:
-			return 1 << 20
-		case c >= 600:
-			return 0
-		case c == 486:
-			return 1
-		default:
-			return c
-		}
-	}
-	return rank(code) < rank(than)
-}
-
 func disposition(code int) model.Disposition {
 	switch code {
 	case 486, 600:
@@ -378,4 +328,52 @@ func disposition(code int) model.Disposition {
 		return model.DispNoAnswer
 	}
 	return model.DispFailed
+}
+
+// reasonPhrase is the RFC 3261 §21 phrase for the codes routing rejects with.
+func reasonPhrase(code int) string {
+	switch code {
+	case 403:
+		return "Forbidden"
+	case 404:
+		return "Not Found"
+	case 480:
+		return "Temporarily Unavailable"
+	case 484:
+		return "Address Incomplete"
+	case 486:
+		return "Busy Here"
+	case 503:
+		return "Service Unavailable"
+	case 603:
+		return "Decline"
+	}
+	return "Rejected"
+}
+
+func joinShort(s []string) string {
+	out := ""
+	for i, x := range s {
+		if i > 0 {
+			out += "; "
+		}
+		out += x
+	}
+	return out
+}
+
+// retryAfter parses a Retry-After header value (RFC 3261 §20.33): seconds, maybe
+// followed by a comment or parameters.
+func retryAfter(v string) time.Duration {
+	n := 0
+	for _, c := range v {
+		if c < '0' || c > '9' {
+			break
+		}
+		n = n*10 + int(c-'0')
+		if n > 86400 {
+			return 86400 * time.Second
+		}
+	}
+	return time.Duration(n) * time.Second
 }

@@ -20,18 +20,44 @@ import (
 
 	"github.com/trunkline/trunkline/internal/media"
 	"github.com/trunkline/trunkline/internal/model"
+	"github.com/trunkline/trunkline/internal/routing"
 )
 
-// Caller identifies who sent an initial INVITE, as sipedge authenticated it.
+// Caller identifies who sent an initial INVITE, as sipedge authenticated or
+// recognised it: an extension, or a trunk.
 type Caller struct {
 	Extension string
+	Trunk     string
 	Source    netip.AddrPort
 	Transport string
 }
 
-// Directory finds enabled extensions.
-type Directory interface {
-	Extension(number string) (model.Extension, bool)
+// name is how the caller appears in logs and CDRs.
+func (c Caller) name() string {
+	if c.Trunk != "" {
+		return "trunk:" + c.Trunk
+	}
+	return c.Extension
+}
+
+// Routes gives the current routing snapshot.
+type Routes interface {
+	Load() *routing.Snapshot
+}
+
+// TrunkRuntime is the live side of trunks that call control needs.
+type TrunkRuntime interface {
+	// Target is where calls to the trunk go now ("ip:port") and over which transport.
+	Target(name string) (addr, transport string, ok bool)
+	// Usable: enabled and not down (probe, registration, Retry-After).
+	Usable(name string) bool
+	// Acquire takes a call slot (max_calls); Release gives it back.
+	Acquire(name string) bool
+	Release(name string)
+	// MarkDown holds the trunk down for d (503 with Retry-After).
+	MarkDown(name string, d time.Duration, reason string)
+	// ContactUser is the user of the trunk's registration Contact (DID source "auto").
+	ContactUser(name string) string
 }
 
 // Locator returns the live registered contacts of an AOR, best first.
@@ -60,7 +86,8 @@ type Deps struct {
 	Dgram, Stream *sipgo.Client
 	Contact       sip.ContactHeader
 	Media         *media.Manager
-	Directory     Directory
+	Routes        Routes
+	Trunks        TrunkRuntime // nil: no trunk calls
 	Locator       Locator
 	CDRs          CDRWriter
 }

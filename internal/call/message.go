@@ -15,7 +15,7 @@ func (m *Manager) HandleMessage(req *sip.Request, tx sip.ServerTransaction, call
 		return &Reject{Code: 503, Reason: "Service Unavailable"}
 	}
 	callee := req.Recipient.User
-	if _, ok := m.deps.Directory.Extension(callee); !ok {
+	if _, ok := m.deps.Routes.Load().Extension(callee); !ok {
 		return &Reject{Code: 404, Reason: "Not Found"}
 	}
 	contacts := m.deps.Locator.Lookup(callee)

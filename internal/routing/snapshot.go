@@ -5,23 +5,63 @@
 package routing
 
 import (
+	"sort"
 	"sync/atomic"
 
 	"github.com/trunkline/trunkline/internal/model"
 )
 
+// Config is everything a Snapshot is built from.
+type Config struct {
+	Extensions []model.Extension
+	Trunks     []model.Trunk
+}
+
+// didEntry is where a DID leads.
+type didEntry struct {
+	trunk     string
+	extension string
+}
+
 // Snapshot is the telephony configuration at one moment. Never modified after
 // NewSnapshot returns.
 type Snapshot struct {
 	extensions map[string]model.Extension
+	trunks     map[string]*model.Trunk
+	// byUser maps accept-register trunk usernames (the AOR a gateway registers).
+	byUser map[string]*model.Trunk
+	// dids maps a normalised DID (digits only) to its trunk and extension.
+	dids            map[string]didEntry
+	defaultOutbound string
+	trunkNames      []string
 }
 
 // NewSnapshot indexes the configuration.
-func NewSnapshot(exts []model.Extension) *Snapshot {
-	s := &Snapshot{extensions: make(map[string]model.Extension, len(exts))}
-	for _, e := range exts {
+func NewSnapshot(c Config) *Snapshot {
+	s := &Snapshot{
+		extensions: make(map[string]model.Extension, len(c.Extensions)),
+		trunks:     make(map[string]*model.Trunk, len(c.Trunks)),
+		byUser:     make(map[string]*model.Trunk),
+		dids:       make(map[string]didEntry),
+	}
+	for _, e := range c.Extensions {
 		s.extensions[e.Number] = e
 	}
+	for i := range c.Trunks {
+		t := &c.Trunks[i]
+		s.trunks[t.Name] = t
+		s.trunkNames = append(s.trunkNames, t.Name)
+		if t.Kind == model.TrunkAcceptRegister && t.Username != "" {
+			s.byUser[t.Username] = t
+		}
+		for _, d := range t.DIDs {
+			s.dids[digits(d.Number)] = didEntry{trunk: t.Name, extension: d.Extension}
+		}
+		if t.DefaultOutbound && t.Enabled && s.defaultOutbound == "" {
+			s.defaultOutbound = t.Name
+		}
+	}
+	sort.Strings(s.trunkNames)
 	return s
 }
 
@@ -34,6 +74,34 @@ func (s *Snapshot) Extension(number string) (model.Extension, bool) {
 	return e, true
 }
 
+// Trunk returns a trunk by name (enabled or not).
+func (s *Snapshot) Trunk(name string) (model.Trunk, bool) {
+	t, ok := s.trunks[name]
+	if !ok {
+		return model.Trunk{}, false
+	}
+	return *t, true
+}
+
+// Trunks returns every trunk, by name.
+func (s *Snapshot) Trunks() []model.Trunk {
+	out := make([]model.Trunk, 0, len(s.trunkNames))
+	for _, n := range s.trunkNames {
+		out = append(out, *s.trunks[n])
+	}
+	return out
+}
+
+// AcceptRegisterTrunk returns the enabled accept-register trunk whose issued user
+// name is user.
+func (s *Snapshot) AcceptRegisterTrunk(user string) (model.Trunk, bool) {
+	t, ok := s.byUser[user]
+	if !ok || !t.Enabled {
+		return model.Trunk{}, false
+	}
+	return *t, true
+}
+
 // Table holds the current Snapshot; readers never block writers.
 type Table struct {
 	cur atomic.Pointer[Snapshot]
@@ -42,7 +110,7 @@ type Table struct {
 // NewTable starts with an empty snapshot.
 func NewTable() *Table {
 	t := &Table{}
-	t.cur.Store(NewSnapshot(nil))
+	t.cur.Store(NewSnapshot(Config{}))
 	return t
 }
 
@@ -54,3 +122,26 @@ func (t *Table) Store(s *Snapshot) { t.cur.Store(s) }
 
 // Extension looks up in the current snapshot (sipedge.Directory, call.Directory).
 func (t *Table) Extension(number string) (model.Extension, bool) { return t.Load().Extension(number) }
+
+// Accounts adapts a Table to the registrar and digest checks: extensions and
+// accept-register trunks (a gateway or branch registering to us) authenticate alike.
+// A trunk's account appears as an Extension whose Number is the issued user name.
+type Accounts struct{ Table *Table }
+
+// Extension returns the digest account named user.
+func (a Accounts) Extension(user string) (model.Extension, bool) {
+	s := a.Table.Load()
+	if e, ok := s.Extension(user); ok {
+		return e, true
+	}
+	if t, ok := s.AcceptRegisterTrunk(user); ok {
+		return model.Extension{Number: user, Password: t.Password}, true
+	}
+	return model.Extension{}, false
+}
+
+// TrunkOfUser names the accept-register trunk whose issued user name is user.
+func (a Accounts) TrunkOfUser(user string) (string, bool) {
+	t, ok := a.Table.Load().AcceptRegisterTrunk(user)
+	return t.Name, ok
+}

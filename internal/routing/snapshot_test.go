@@ -11,7 +11,7 @@ func TestSnapshotExtension(t *testing.T) {
 	if _, ok := tab.Extension("1001"); ok {
 		t.Fatal("empty table found 1001")
 	}
-	tab.Store(NewSnapshot([]model.Extension{{Number: "1001", Password: "secret1"}, {Number: "1002", Disabled: true}}))
+	tab.Store(NewSnapshot(Config{Extensions: []model.Extension{{Number: "1001", Password: "secret1"}, {Number: "1002", Disabled: true}}}))
 	tests := []struct {
 		number string
 		want   bool

@@ -4,8 +4,10 @@ import (
 	"net/netip"
 	"strings"
 	"testing"
+	"unicode/utf8"
 
 	"github.com/emiago/sipgo/sip"
+	"github.com/icholy/digest"
 )
 
 // FuzzParseAuthorization: parsing any Authorization value and matching any digest-uri
@@ -14,6 +16,7 @@ func FuzzParseAuthorization(f *testing.F) {
 	f.Add(`Digest username="1001", realm="pbx.example.com", nonce="abc", uri="sip:pbx.example.com", response="0123456789abcdef0123456789abcdef", algorithm=MD5, cnonce="x", qop=auth, nc=00000001`)
 	f.Add(`Digest username="1001",realm="r",nonce="n",uri="sip:a@b:5060;transport=tcp",response="r",nc=ffffffff`)
 	f.Add(`Digest username="\"x\\", uri="sips:[::1]:5061"`)
+	f.Add(`Digest username="1001", realm="r", nonce="n", uri="sip:a", response="r", cnonce="c\"d", qop=auth, nc=00000001, algorithm=sha-256`)
 	f.Add(`Digest nc=-1`)
 	f.Add(`Basic abc`)
 	f.Add("Digest username=\"a\x00b\"")
@@ -22,11 +25,25 @@ func FuzzParseAuthorization(f *testing.F) {
 		f.Fatal(err)
 	}
 	f.Fuzz(func(t *testing.T, v string) {
-		if c, err := authParseCredentials(v); err == nil {
+		c, err := authParseCredentials(v)
+		if err == nil {
 			authURIMatches(c.URI, &ruri)
 			authQOPOK(c)
 		}
 		authURIMatches(v, &ruri)
+		// Differential: where icholy/digest's parser also succeeds on input it reads the
+		// same way (valid UTF-8, lower-case names, no tabs), both agree.
+		if err != nil || !utf8.ValidString(v) || strings.ContainsAny(v, "\t") || strings.ToLower(v[7:]) != v[7:] {
+			return
+		}
+		ic, ierr := digest.ParseCredentials(v)
+		if ierr != nil {
+			return
+		}
+		ic.Userhash = c.Userhash // not offered: authParseCredentials refuses it
+		if *ic != *c {
+			t.Fatalf("parsers disagree on %q:\nours   %+v\nicholy %+v", v, *c, *ic)
+		}
 	})
 }
 

@@ -322,3 +322,49 @@ func TestAuthURIMatches(t *testing.T) {
 		}
 	}
 }
+
+func TestAuthParseCredentials(t *testing.T) {
+	const tail = `, nonce="n", uri="sip:a", response="r"`
+	tests := []struct {
+		in   string
+		want digest.Credentials // checked: Username, Realm, QOP, Nc, Algorithm
+		ok   bool
+	}{
+		{`Digest username="1001", realm="r", qop=auth, nc=00000001, algorithm=SHA-256` + tail,
+			digest.Credentials{Username: "1001", Realm: "r", QOP: "auth", Nc: 1, Algorithm: "SHA-256"}, true},
+		{"digest\tUserName = \"a\\\"b\" ,REALM=\"x\\\\y\",,\tqop=\"auth\", NC=ffffffff" + tail,
+			digest.Credentials{Username: `a"b`, Realm: `x\y`, QOP: "auth", Nc: 0xffffffff}, true},
+		{`Digest username="ü", realm=""` + tail, digest.Credentials{Username: "ü"}, true},
+		{`Digest username="1001"` + tail + `,`, digest.Credentials{Username: "1001"}, true},
+		{`Digest nc=1` + tail, digest.Credentials{}, false},           // nc is 8LHEX
+		{`Digest nc=000000001` + tail, digest.Credentials{}, false},   // too long
+		{`Digest nc=-0000001` + tail, digest.Credentials{}, false},    // sign
+		{`Digest username="1001` + tail, digest.Credentials{}, false}, // unterminated
+		{`Digest username="a\`, digest.Credentials{}, false},
+		{`Digest username=` + tail, digest.Credentials{}, false},
+		{`Digest username "x"` + tail, digest.Credentials{}, false},
+		{`Digest username="x" realm="y"` + tail, digest.Credentials{}, false},
+		{`Digest =x` + tail, digest.Credentials{}, false},
+		{`Digest username="x"`, digest.Credentials{}, false}, // no nonce/uri/response
+		{`Digest userhash=true` + tail, digest.Credentials{}, false},
+		{`Digestusername="x"` + tail, digest.Credentials{}, false},
+		{`Basic x`, digest.Credentials{}, false},
+		{`Digest username="` + strings.Repeat("x", authMaxHeader) + `"` + tail, digest.Credentials{}, false},
+	}
+	for _, tt := range tests {
+		c, err := authParseCredentials(tt.in)
+		if (err == nil) != tt.ok {
+			t.Errorf("%q: err %v", tt.in, err)
+			continue
+		}
+		if !tt.ok {
+			continue
+		}
+		if c.Username != tt.want.Username || c.Realm != tt.want.Realm || c.QOP != tt.want.QOP || c.Nc != tt.want.Nc || c.Algorithm != tt.want.Algorithm {
+			t.Errorf("%q: got %+v", tt.in, *c)
+		}
+		if c.Nonce != "n" || c.URI != "sip:a" || c.Response != "r" {
+			t.Errorf("%q: tail fields %+v", tt.in, *c)
+		}
+	}
+}

@@ -1,6 +1,8 @@
 package sipedge
 
 import (
+	"net/netip"
+
 	"github.com/emiago/sipgo/sip"
 
 	"github.com/trunkline/trunkline/internal/call"
@@ -38,9 +40,24 @@ func (d *dispatcher) invite(req *sip.Request, tx sip.ServerTransaction) error {
 		return &StatusError{Code: 503, Reason: "Service Unavailable",
 			Headers: []sip.Header{sip.NewHeader("Retry-After", "30")}}
 	}
+	src := sourceOf(req)
+	if trunk, how := d.trunkOf(req, src); trunk != "" {
+		d.log.Info("invite from trunk", "trunk", trunk, "by", how, "source", src.String(), "ruri_user", req.Recipient.User)
+		return d.h.Calls.HandleInvite(req, tx, call.Caller{Trunk: trunk, Source: src, Transport: transportOf(req)})
+	}
+	if req.GetHeader("Proxy-Authorization") == nil {
+		// Not a trunk by binding or address: only digest can identify the caller now.
+		d.log.Info("invite from unidentified source challenged", "source", src.String(),
+			"reason", "no trunk registration contact, address or credentials matched", "ruri_user", req.Recipient.User)
+	}
 	user, ok := d.authenticate(req, tx)
 	if !ok {
 		return nil
+	}
+	if d.h.Trunks != nil {
+		if trunk, ok := d.h.Trunks.TrunkOfUser(user); ok {
+			return d.h.Calls.HandleInvite(req, tx, call.Caller{Trunk: trunk, Source: src, Transport: transportOf(req)})
+		}
 	}
 	// An authenticated user may call only as itself (sip-facts.md, digest rules).
 	if req.From().Address.User != user {
@@ -48,8 +65,22 @@ func (d *dispatcher) invite(req *sip.Request, tx sip.ServerTransaction) error {
 			"from", req.From().Address.User, "auth_user", user, "source", req.Source())
 		return &StatusError{Code: 403, Reason: "Forbidden"}
 	}
-	src := sourceOf(req)
 	return d.h.Calls.HandleInvite(req, tx, call.Caller{Extension: user, Source: src, Transport: transportOf(req)})
+}
+
+// trunkOf recognises a trunk by the binding the request arrived on (our registration
+// Contact user in the Request-URI) or by its source address.
+func (d *dispatcher) trunkOf(req *sip.Request, src netip.AddrPort) (string, string) {
+	if d.h.Trunks == nil {
+		return "", ""
+	}
+	if t, ok := d.h.Trunks.IdentifyContactUser(req.Recipient.User); ok {
+		return t, "registration contact"
+	}
+	if t, ok := d.h.Trunks.IdentifySource(src.Addr()); ok {
+		return t, "source address"
+	}
+	return "", ""
 }
 
 // authenticate runs digest (Proxy-Authorization, 407) and answers the challenge or

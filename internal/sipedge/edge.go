@@ -142,11 +142,23 @@ func (e *Edge) Clients() (dgram, stream *sipgo.Client) { return e.dgram, e.strea
 // Contact is the Contact header Trunkline puts in requests and responses it originates.
 func (e *Edge) Contact() sip.ContactHeader { return e.contact }
 
+// TrunkIdentifier recognises calls that come from trunks (sip-facts.md
+// "Recognising which trunk an inbound INVITE belongs to"), in this order: the
+// registration binding the request arrived on, the source address, then digest
+// credentials of an accept-register trunk.
+type TrunkIdentifier interface {
+	IdentifyContactUser(user string) (string, bool)
+	IdentifySource(ip netip.Addr) (string, bool)
+	TrunkOfUser(user string) (string, bool)
+}
+
 // Handlers are what the edge dispatches to after its middleware.
 type Handlers struct {
 	Registrar *Registrar
 	Auth      *Authenticator
+	// Directory holds the digest accounts: extensions and accept-register trunks.
 	Directory Directory
+	Trunks    TrunkIdentifier // nil: no trunks
 	Bans      *Banlist
 	Limiter   *RateLimiter
 	Calls     *call.Manager

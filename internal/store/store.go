@@ -43,5 +43,18 @@ type Store interface {
 	InsertCDR(ctx context.Context, c *model.CDR) error
 	ListCDRs(ctx context.Context, q CDRQuery) ([]model.CDR, error)
 
+	// --- Trunks (issue "SIP trunks") ---
+	// A trunk is stored with its DIDs; a DID number belongs to at most one trunk,
+	// so a DID already owned by another trunk fails Create/Update with ErrConflict
+	// (as does a duplicate name on Create) and nothing is written. Update replaces
+	// the DIDs as a whole. DIDs come back ordered by number. Create and Update set
+	// CreatedAt/UpdatedAt as for extensions.
+	CreateTrunk(ctx context.Context, t *model.Trunk) error // ErrConflict
+	GetTrunk(ctx context.Context, name string) (model.Trunk, error)
+	ListTrunks(ctx context.Context) ([]model.Trunk, error) // ordered by name
+	UpdateTrunk(ctx context.Context, t *model.Trunk) error // ErrNotFound, ErrConflict
+	DeleteTrunk(ctx context.Context, name string) error    // ErrNotFound
+	// --- end trunks ---
+
 	Close() error
 }

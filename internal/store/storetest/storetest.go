@@ -34,6 +34,12 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CDRPaging", testCDRPaging},
 		{"CDRLimits", testCDRLimits},
 		{"Concurrent", testConcurrent},
+		{"TrunkCRUD", testTrunkCRUD},
+		{"TrunkConflict", testTrunkConflict},
+		{"TrunkNotFound", testTrunkNotFound},
+		{"TrunkDIDs", testTrunkDIDs},
+		{"TrunkListOrder", testTrunkListOrder},
+		{"TrunkConcurrentDIDs", testTrunkConcurrentDIDs},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -60,6 +66,10 @@ func RunReopen(t *testing.T, open func(t *testing.T, path string) store.Store) {
 	if err := s.PutBinding(ctx, b); err != nil {
 		t.Fatalf("PutBinding: %v", err)
 	}
+	tr := trunk("acme", "+13125550100")
+	if err := s.CreateTrunk(ctx, &tr); err != nil {
+		t.Fatalf("CreateTrunk: %v", err)
+	}
 	var ids []int64
 	for i := range 3 {
 		c := cdr(fmt.Sprintf("call-%d", i))
@@ -79,6 +89,11 @@ func RunReopen(t *testing.T, open func(t *testing.T, path string) store.Store) {
 		t.Fatalf("GetExtension after reopen: %v", err)
 	}
 	checkExtension(t, got, ext)
+	gotTrunk, err := s.GetTrunk(ctx, "acme")
+	if err != nil {
+		t.Fatalf("GetTrunk after reopen: %v", err)
+	}
+	checkTrunk(t, gotTrunk, tr)
 	bs, err := s.ListBindings(ctx)
 	if err != nil || len(bs) != 1 {
 		t.Fatalf("ListBindings after reopen = %v, %v; want 1 binding", bs, err)
