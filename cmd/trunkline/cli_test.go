@@ -27,6 +27,20 @@ type cliFakeCalls []model.ActiveCall
 
 func (f cliFakeCalls) Active() []model.ActiveCall { return f }
 
+// cliFakeTrunks is a trunk runtime that knows the states it holds.
+type cliFakeTrunks []model.TrunkState
+
+func (f cliFakeTrunks) State(name string) (model.TrunkState, bool) {
+	for _, s := range f {
+		if s.Name == name {
+			return s, true
+		}
+	}
+	return model.TrunkState{}, false
+}
+
+func (f cliFakeTrunks) States() []model.TrunkState { return f }
+
 // cliServer runs the real API over a real SQLite store in t.TempDir().
 func cliServer(t *testing.T) (*httptest.Server, store.Store) {
 	t.Helper()
@@ -41,6 +55,9 @@ func cliServer(t *testing.T) (*httptest.Server, store.Store) {
 			Transport: "udp", Expires: now.Add(time.Hour), UserAgent: "Linphone"}},
 		Calls: cliFakeCalls{{ID: "call-1", Caller: "1001", Callee: "1002", State: "answered",
 			StartTime: now.Add(-time.Minute), AnswerTime: &now}},
+		Trunks: cliFakeTrunks{{Name: "telnyx", Registration: "registered", Reachability: "up", LastCode: 200,
+			LastChange: now, RTTMillis: 23.4, ActiveCalls: 2, Target: "192.76.120.10:5060"},
+			{Name: "lab", Registration: "off", Reachability: "down", LastError: "OPTIONS timeout"}},
 	})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)
@@ -186,7 +203,14 @@ func TestCLIUsage(t *testing.T) {
 		{"ext", "list", "--bogus"},
 		{"cdr", "list", "--limit", "0"},
 		{"cdr", "list", "--limit", "x"},
-		{"trunk", "list"},
+		{"trunk", "frobnicate"},
+		{"trunk", "add"},
+		{"trunk", "add", "x"},
+		{"trunk", "add", "x", "--kind", "ip", "--port", "five"},
+		{"trunk", "show"},
+		{"trunk", "rm", "a", "b"},
+		{"trunk", "status", "a", "b"},
+		{"route", "list"},
 		{"calls", "--api", "ftp://example.com"},
 	} {
 		code, out, errs := runEnv(t, map[string]string{}, args...)
@@ -217,5 +241,113 @@ func TestRunCLI(t *testing.T) {
 	code := runCLI([]string{"ext", "add", "2001", "--password", "secret01", "--api", srv.URL, "--token", cliToken}, &out, &errs)
 	if code != 0 || out.String() != "extension 2001 created\n" || errs.Len() != 0 {
 		t.Fatalf("runCLI = %d %q %q", code, out.String(), errs.String())
+	}
+}
+
+func TestCLITrunks(t *testing.T) {
+	srv, st := cliServer(t)
+	env := map[string]string{"TRUNKLINE_API": srv.URL, "TRUNKLINE_ADMIN_TOKEN": cliToken}
+	steps := []struct {
+		args           []string
+		code           int
+		stdout, stderr string // substrings; stderr "" = must be empty
+	}{
+		{[]string{"trunk", "add", "telnyx", "--kind", "register", "--host", "sip.telnyx.com", "--username", "pbx1",
+			"--password", "tel-secret", "--did", "+13125550100=1001", "--did", "+13125550101", "--default-outbound"},
+			0, "trunk telnyx created", ""},
+		{[]string{"trunk", "add", "--kind", "register", "--no-register", "--host", "acme.pstn.twilio.com",
+			"--username", "pbx", "--auth-id", "pbx-auth", "--password", "twilio-secret", "--transport", "tls",
+			"--port", "5061", "twilio"}, 0, "trunk twilio created", ""},
+		{[]string{"trunk", "add", "lab", "--kind", "ip", "--associated-ip", "34.210.91.112/28",
+			"--associated-ip", "34.226.36.32", "--number-format", "tech_prefix", "--tech-prefix", "12345678*",
+			"--did-source", "to"}, 0, "trunk lab created", ""},
+		{[]string{"trunk", "add", "telnyx", "--kind", "ip", "--host", "192.0.2.1"}, 1, "", "error: name: already exists\n"},
+		{[]string{"trunk", "add", "dup", "--kind", "ip", "--host", "192.0.2.1", "--did", "+13125550100"}, 1, "",
+			"error: dids: already assigned to another trunk\n"},
+		{[]string{"trunk", "add", "bad", "--kind", "ip", "--associated-ip", "10.0.0.300"}, 1, "",
+			"error: associated_ips[0]: must be an IP address or CIDR\n"},
+		{[]string{"trunk", "add", "tw2", "--kind", "register", "--host", "h"}, 1, "", "error: username: required\n"},
+		{[]string{"trunk", "add", "x", "--kind", "ip", "--host", "h", "--did", "12=ab"}, 1, "",
+			"error: dids[0].extension: must contain digits only\n"},
+		{[]string{"trunk", "show", "nope"}, 1, "", "error: name: not found\n"},
+		{[]string{"trunk", "status", "nope"}, 1, "", "error: name: not found\n"},
+		{[]string{"trunk", "status", "twilio"}, 1, "", "error: trunks: trunk not loaded yet\n"},
+		{[]string{"trunk", "rm", "twilio"}, 0, "trunk twilio removed", ""},
+		{[]string{"trunk", "rm", "twilio"}, 1, "", "error: name: not found\n"},
+	}
+	for _, s := range steps {
+		code, out, errs := runEnv(t, env, s.args...)
+		if code != s.code || !strings.Contains(out, s.stdout) || (s.stderr == "" && errs != "") ||
+			!strings.Contains(errs, s.stderr) {
+			t.Fatalf("%v = %d\nstdout: %q\nstderr: %q\nwant %d, stdout ~ %q, stderr ~ %q",
+				s.args, code, out, errs, s.code, s.stdout, s.stderr)
+		}
+	}
+
+	// What the flags became.
+	tel, err := st.GetTrunk(t.Context(), "telnyx")
+	if err != nil || !tel.Enabled || !tel.DefaultOutbound || tel.Password != "tel-secret" || len(tel.DIDs) != 2 ||
+		tel.DIDs[0] != (model.TrunkDID{Number: "+13125550100", Extension: "1001"}) || tel.DIDs[1].Extension != "" {
+		t.Fatalf("stored telnyx = %+v, %v", tel, err)
+	}
+	lab, err := st.GetTrunk(t.Context(), "lab")
+	if err != nil || lab.Kind != model.TrunkIP || len(lab.AssociatedIPs) != 2 || lab.TechPrefix != "12345678*" ||
+		lab.NumberFormat != model.FormatTechPrefix || lab.DIDSource != model.DIDFromTo {
+		t.Fatalf("stored lab = %+v, %v", lab, err)
+	}
+
+	// list: one row per trunk, status columns from the runtime.
+	_, out, _ := runEnv(t, env, "trunk", "list")
+	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if len(lines) != 3 || strings.Join(strings.Fields(lines[0]), " ") !=
+		"NAME KIND HOST ENABLED REGISTRATION REACHABILITY CALLS LAST_ERROR" {
+		t.Fatalf("trunk list =\n%s", out)
+	}
+	if got := strings.Fields(lines[1]); strings.Join(got, " ") != "lab ip 34.210.91.112/28 (+1) yes off down 0 OPTIONS timeout" {
+		t.Errorf("lab row = %q", got)
+	}
+	if got := strings.Fields(lines[2]); strings.Join(got, " ") != "telnyx register sip.telnyx.com yes registered up 2 -" {
+		t.Errorf("telnyx row = %q", got)
+	}
+	if strings.Index(lines[0], "REGISTRATION") != strings.Index(lines[2], "registered") {
+		t.Errorf("trunk list columns are not aligned:\n%s", out)
+	}
+	if strings.Contains(out, "secret") {
+		t.Errorf("trunk list shows a password:\n%s", out)
+	}
+
+	// show: key: value lines in the API's order, status flattened; or JSON.
+	code, out, _ := runEnv(t, env, "trunk", "show", "telnyx")
+	for _, want := range []string{"name:", "telnyx\n", "kind:", "register\n", "transport:", "udp\n",
+		"caller_id_headers:", "from\n", "+13125550100=1001, +13125550101\n",
+		"status.registration:", "registered\n", "status.rtt_ms:", "23.4\n"} {
+		if code != 0 || !strings.Contains(out, want) {
+			t.Fatalf("trunk show = %d; want %q in\n%s", code, want, out)
+		}
+	}
+	if strings.Index(out, "name:") > strings.Index(out, "kind:") || strings.Contains(out, "password") {
+		t.Errorf("trunk show not in API order or shows a password:\n%s", out)
+	}
+	code, out, _ = runEnv(t, env, "trunk", "show", "telnyx", "--json")
+	var shown model.Trunk
+	if err := json.Unmarshal([]byte(out), &shown); code != 0 || err != nil || shown.Name != "telnyx" || shown.Host != "sip.telnyx.com" {
+		t.Fatalf("trunk show --json = %d %v\n%s", code, err, out)
+	}
+
+	// status: one trunk as key: value, all as a table, or JSON.
+	code, out, _ = runEnv(t, env, "trunk", "status", "telnyx")
+	if code != 0 || !strings.Contains(out, "registration:") || !strings.Contains(out, "192.76.120.10:5060") {
+		t.Fatalf("trunk status telnyx = %d\n%s", code, out)
+	}
+	code, out, _ = runEnv(t, env, "trunk", "status")
+	lines = strings.Split(strings.TrimRight(out, "\n"), "\n")
+	if code != 0 || len(lines) != 3 || !strings.HasPrefix(lines[0], "NAME") ||
+		!strings.Contains(lines[2], "23.4ms") || !strings.Contains(lines[1], "OPTIONS timeout") {
+		t.Fatalf("trunk status =\n%s", out)
+	}
+	code, out, _ = runEnv(t, env, "trunk", "status", "--json")
+	var states struct{ States []model.TrunkState }
+	if err := json.Unmarshal([]byte(out), &states); code != 0 || err != nil || len(states.States) != 2 {
+		t.Fatalf("trunk status --json = %d %v\n%s", code, err, out)
 	}
 }

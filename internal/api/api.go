@@ -28,8 +28,16 @@ type Options struct {
 	Registrations interface{ Bindings() []model.Binding }
 	// Calls is the live call table (GET /api/v1/calls); nil = no calls.
 	Calls interface{ Active() []model.ActiveCall }
+	// Trunks is the live trunk runtime: State returns one trunk's state (false if
+	// the runtime does not know it), States every known trunk's. It feeds
+	// GET /api/v1/trunks/{name}/status and the "status" of trunk responses; nil =
+	// no runtime (status answers 503).
+	Trunks interface {
+		State(name string) (model.TrunkState, bool)
+		States() []model.TrunkState
+	}
 	// OnChange is called after every successful configuration write (extensions
-	// now; trunks and rules later), before the response is sent, so the runtime
+	// and trunks now; rules later), before the response is sent, so the runtime
 	// reloads its snapshot. Its context carries the request's values but is not
 	// cancelled when the client goes away.
 	OnChange func(ctx context.Context)
@@ -75,6 +83,12 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/extensions/{number}", false, a.getExtension},
 		{"PUT", "/api/v1/extensions/{number}", false, a.updateExtension},
 		{"DELETE", "/api/v1/extensions/{number}", false, a.deleteExtension},
+		{"GET", "/api/v1/trunks", false, a.listTrunks},
+		{"POST", "/api/v1/trunks", false, a.createTrunk},
+		{"GET", "/api/v1/trunks/{name}", false, a.getTrunk},
+		{"PUT", "/api/v1/trunks/{name}", false, a.updateTrunk},
+		{"DELETE", "/api/v1/trunks/{name}", false, a.deleteTrunk},
+		{"GET", "/api/v1/trunks/{name}/status", false, a.trunkStatus},
 		{"GET", "/api/v1/registrations", false, a.listRegistrations},
 		{"GET", "/api/v1/calls", false, a.listCalls},
 		{"GET", "/api/v1/cdrs", false, a.listCDRs},

@@ -1,6 +1,8 @@
 package trunk
 
 import (
+	"net"
+	"net/netip"
 	"strconv"
 	"sync"
 	"testing"
@@ -275,5 +277,45 @@ func TestReconcileOnlyChangedTrunkReregisters(t *testing.T) {
 	}
 	if s, _ := m.State("a"); s.LastChange != sa.LastChange {
 		t.Fatal("a's state changed when b was edited")
+	}
+}
+
+func TestRegisterSRVFailover(t *testing.T) {
+	t.Parallel()
+	p1 := newFakeProvider(t, "gina", "pw")
+	p2 := newFakeProvider(t, "gina", "pw")
+	p1.set(func(p *fakeProvider) { p.silent = true })
+	cfg := testConfig(t, newOurSide(t))
+	cfg.Resolver = fakeResolver{
+		srv: map[string][]*net.SRV{"_sip._udp.prov.test": {
+			{Target: "one.prov.test.", Port: uint16(p1.port), Priority: 10},
+			{Target: "two.prov.test.", Port: uint16(p2.port), Priority: 20},
+		}},
+		ips: map[string][]netip.Addr{
+			"one.prov.test": {netip.MustParseAddr("127.0.0.1")},
+			"two.prov.test": {netip.MustParseAddr("127.0.0.1")},
+		},
+	}
+	m := NewManager(cfg)
+	tr := regTrunk("t", p1, "gina", "pw", 60)
+	tr.Host, tr.Port = "prov.test", 0
+	m.Reconcile([]model.Trunk{tr})
+	startManager(t, m)
+	eventually(t, 3*time.Second, "registered on the second target", func() bool {
+		s, _ := m.State("t")
+		return s.Registration == RegRegistered
+	})
+	if tg, _ := m.Target("t"); tg.Addr != p2.addr || tg.Host != "two.prov.test" {
+		t.Fatalf("target %+v, want %s", tg, p2.addr)
+	}
+	if len(p1.attempts("")) == 0 {
+		t.Fatal("first SRV target never tried")
+	}
+	// The first target coming back does not move us: we stay where the
+	// registration is.
+	p1.set(func(p *fakeProvider) { p.silent = false })
+	time.Sleep(300 * time.Millisecond)
+	if tg, _ := m.Target("t"); tg.Addr != p2.addr {
+		t.Fatalf("moved to %s", tg.Addr)
 	}
 }

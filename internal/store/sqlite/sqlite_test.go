@@ -270,3 +270,49 @@ func TestOpenErrors(t *testing.T) {
 		}
 	}
 }
+
+// TestTrunkStorage pins the trunk layout: name, kind and enabled in columns, DIDs
+// in trunk_dids, everything else in the settings JSON, and a sparse settings
+// object (as an older version or a hand edit leaves it) reads back with zero
+// values.
+func TestTrunkStorage(t *testing.T) {
+	s := openTemp(t)
+	defer s.Close()
+	ctx := t.Context()
+	tr := model.Trunk{Name: "acme", Kind: model.TrunkRegister, Enabled: true, Host: "sip.acme.example",
+		Username: "u", Password: "p4ss", DIDs: []model.TrunkDID{{Number: "+15550100", Extension: "1001"}}}
+	if err := s.CreateTrunk(ctx, &tr); err != nil {
+		t.Fatalf("CreateTrunk: %v", err)
+	}
+	var kind, settings string
+	var enabled, dids int
+	if err := s.db.QueryRowContext(ctx, `SELECT kind, enabled, settings,
+		(SELECT count(*) FROM trunk_dids WHERE trunk_name = name AND did = '+15550100' AND extension = '1001')
+		FROM trunks WHERE name = 'acme'`).Scan(&kind, &enabled, &settings, &dids); err != nil {
+		t.Fatal(err)
+	}
+	if kind != "register" || enabled != 1 || dids != 1 {
+		t.Errorf("columns kind %q, enabled %d, DID rows %d; want register, 1, 1", kind, enabled, dids)
+	}
+	for _, key := range []string{`"name"`, `"kind"`, `"enabled"`, `"created_at"`, `"updated_at"`, `"dids"`} {
+		if strings.Contains(settings, key) {
+			t.Errorf("settings %s contains %s; it belongs in a column or trunk_dids", settings, key)
+		}
+	}
+	if want := `{"host":"sip.acme.example","password":"p4ss","username":"u"}`; settings != want {
+		t.Errorf("settings = %s; want %s", settings, want)
+	}
+
+	if _, err := s.db.ExecContext(ctx, `INSERT INTO trunks (name, kind, enabled, settings, created_at, updated_at)
+		VALUES ('old', 'ip', 0, '{"host":"192.0.2.1","name":"ignored"}', 1, 2)`); err != nil {
+		t.Fatal(err)
+	}
+	got, err := s.GetTrunk(ctx, "old")
+	if err != nil {
+		t.Fatalf("GetTrunk old: %v", err)
+	}
+	if got.Name != "old" || got.Kind != model.TrunkIP || got.Enabled || got.Host != "192.0.2.1" ||
+		got.DIDs != nil || got.UpdatedAt.UnixNano() != 2 {
+		t.Errorf("GetTrunk old = %+v", got)
+	}
+}
