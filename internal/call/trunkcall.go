@@ -146,4 +146,3 @@ func headerUser(req *sip.Request, name string) (string, bool) {
 	}
 	return u.User, true
 }
-
