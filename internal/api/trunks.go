@@ -5,6 +5,7 @@ import (
 	"errors"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/trunkline/trunkline/internal/model"
 	"github.com/trunkline/trunkline/internal/store"
@@ -260,8 +261,8 @@ func (a *API) trunkConflict(ctx context.Context, t *model.Trunk, create bool) er
 				continue
 			}
 			for _, d := range t.DIDs {
-				if slices.ContainsFunc(other.DIDs, func(o model.TrunkDID) bool { return o.Number == d.Number }) {
-					msg = "DID " + d.Number + " belongs to trunk " + other.Name
+				if i := slices.IndexFunc(other.DIDs, func(o model.TrunkDID) bool { return sameDID(o.Number, d.Number) }); i >= 0 {
+					msg = "DID " + other.DIDs[i].Number + " belongs to trunk " + other.Name
 					return &Error{Status: http.StatusConflict, Message: msg,
 						Field: "dids", Reason: "already assigned to another trunk"}
 				}
@@ -270,3 +271,7 @@ func (a *API) trunkConflict(ctx context.Context, t *model.Trunk, create bool) er
 	}
 	return &Error{Status: http.StatusConflict, Message: msg, Field: "dids", Reason: "already assigned to another trunk"}
 }
+
+// sameDID reports whether two DIDs are the same number: they compare without
+// their leading "+", as the store and routing do.
+func sameDID(a, b string) bool { return strings.TrimPrefix(a, "+") == strings.TrimPrefix(b, "+") }

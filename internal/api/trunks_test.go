@@ -127,6 +127,9 @@ func TestTrunkErrors(t *testing.T) {
 		{"duplicate DID", "POST", "/api/v1/trunks", `{"name":"x",` + reg + `,"dids":[{"number":"+1555"},{"number":"+13125550100"}]}`,
 			noRuntime, 409, "dids", "already assigned to another trunk"},
 
+		{"duplicate DID without plus", "POST", "/api/v1/trunks", `{"name":"x",` + reg + `,"dids":[{"number":"13125550100"}]}`,
+			noRuntime, 409, "dids", "already assigned to another trunk"},
+
 		// get, put, delete
 		{"get unknown", "GET", "/api/v1/trunks/nope", "", noRuntime, 404, "name", "not found"},
 		{"delete unknown", "DELETE", "/api/v1/trunks/nope", "", noRuntime, 404, "name", "not found"},

@@ -15,9 +15,9 @@ type trunkRuntime struct {
 	table *routing.Table
 }
 
-func (r trunkRuntime) Target(name string) (string, string, bool) {
+func (r trunkRuntime) Target(name string) (string, string, string, bool) {
 	t, ok := r.m.Target(name)
-	return t.Addr, t.Transport, ok
+	return t.Addr, t.Transport, t.OutboundProxy, ok
 }
 
 func (r trunkRuntime) Usable(name string) bool { return r.m.Usable(name) }

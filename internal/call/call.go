@@ -211,3 +211,26 @@ func (c *Call) hangup(from *leg) {
 	}
 	c.finish(outcome{disp: model.DispAnswered, by: party, cause: "BYE"})
 }
+
+// writeRefusedCDR records a call refused before it rang anyone.
+func (m *Manager) writeRefusedCDR(req *sip.Request, caller Caller, dialed, direction string, code int, cause string) {
+	if m.deps.CDRs == nil {
+		return
+	}
+	now := m.cfg.Now()
+	name := caller.Extension
+	if name == "" {
+		name = req.From().Address.User
+	}
+	cdr := &model.CDR{CallID: req.CallID().Value(), Caller: name, Callee: dialed, Direction: direction,
+		Trunk: caller.Trunk, StartTime: now, EndTime: now, Disposition: disposition(code),
+		HangupBy: model.PartySystem, HangupCause: cause, SIPCode: code}
+	if code == 486 || code == 600 || code == 603 {
+		cdr.HangupBy = model.PartyCallee
+	}
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(m.context()), 5*time.Second)
+	defer cancel()
+	if err := m.deps.CDRs.InsertCDR(ctx, cdr); err != nil {
+		m.log.Error("cdr write failed", "error", err)
+	}
+}

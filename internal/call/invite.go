@@ -33,13 +33,18 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 		rr.Dialed = didOf(req, inTrunk, m.deps.Trunks.ContactUser(caller.Trunk))
 	}
 	dec := snap.Route(rr)
+	// refuse answers a call that never started ringing, and records it: a refused
+	// call is a failed call to the administrator (one CDR per call).
+	refuse := func(code int, cause string) error {
+		m.log.Info("call refused", "caller", caller.name(), "dialed", rr.Dialed, "code", code, "reason", cause)
+		m.writeRefusedCDR(req, caller, rr.Dialed, dec.Direction, code, cause)
+		return &Reject{Code: code, Reason: reasonPhrase(code)}
+	}
 	if dec.RejectCode != 0 {
-		m.log.Info("call refused", "caller", caller.name(), "dialed", rr.Dialed, "code", dec.RejectCode, "reason", dec.Reason)
-		return &Reject{Code: dec.RejectCode, Reason: reasonPhrase(dec.RejectCode)}
+		return refuse(dec.RejectCode, dec.Reason)
 	}
 	if caller.Trunk != "" && !m.deps.Trunks.Acquire(caller.Trunk) {
-		m.log.Warn("call refused: trunk at its call limit", "trunk", caller.Trunk, "dialed", rr.Dialed)
-		return &Reject{Code: 503, Reason: "Service Unavailable"}
+		return refuse(503, "trunk "+caller.Trunk+" at its call limit")
 	}
 	release := func() {
 		if caller.Trunk != "" {
@@ -49,18 +54,17 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	if len(req.Body()) == 0 {
 		release()
 		// Late offer (INVITE without SDP) is not bridged yet.
-		return &Reject{Code: 488, Reason: "Not Acceptable Here"}
+		return refuse(488, "INVITE without SDP offer (late offer) is not supported")
 	}
 	offerA, err := media.ParseSDP(req.Body())
 	if err != nil {
 		release()
-		return &Reject{Code: 488, Reason: "Not Acceptable Here"}
+		return refuse(488, "offer unusable: "+err.Error())
 	}
 	sess, err := m.deps.Media.NewSession(base)
 	if err != nil {
 		release()
-		m.log.Warn("no media ports for a call", "error", err)
-		return &Reject{Code: 503, Reason: "Service Unavailable"}
+		return refuse(503, "no media ports: "+err.Error())
 	}
 	ds, err := m.dialogUA(caller.Transport).ReadInvite(req, tx)
 	if err != nil {
@@ -343,6 +347,8 @@ func reasonPhrase(code int) string {
 		return "Address Incomplete"
 	case 486:
 		return "Busy Here"
+	case 488:
+		return "Not Acceptable Here"
 	case 503:
 		return "Service Unavailable"
 	case 603:

@@ -47,8 +47,9 @@ type Routes interface {
 
 // TrunkRuntime is the live side of trunks that call control needs.
 type TrunkRuntime interface {
-	// Target is where calls to the trunk go now ("ip:port") and over which transport.
-	Target(name string) (addr, transport string, ok bool)
+	// Target is where calls to the trunk go now ("ip:port"), over which transport, and
+	// the outbound proxy ("host[:port]") to name in a Route header, if any.
+	Target(name string) (addr, transport, proxy string, ok bool)
 	// Usable: enabled and not down (probe, registration, Retry-After).
 	Usable(name string) bool
 	// Acquire takes a call slot (max_calls); Release gives it back.

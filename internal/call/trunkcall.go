@@ -18,7 +18,7 @@ import (
 // sip:NUMBER@HOST, sent to the address the trunk runtime resolved, caller ID in the
 // headers the trunk names, and the trunk's credentials for a 401/407 challenge.
 func (c *Call) trunkBranch(reqA *sip.Request, t routing.Target, tr model.Trunk, body []byte) (branch, error) {
-	var addr, transport, host string
+	var addr, transport, proxy, host string
 	var ruri sip.Uri
 	if tr.Kind == model.TrunkAcceptRegister {
 		// The gateway registered to us: call its registered contact.
@@ -41,7 +41,7 @@ func (c *Call) trunkBranch(reqA *sip.Request, t routing.Target, tr model.Trunk, 
 		}
 	} else {
 		var ok bool
-		addr, transport, ok = c.m.deps.Trunks.Target(tr.Name)
+		addr, transport, proxy, ok = c.m.deps.Trunks.Target(tr.Name)
 		if !ok {
 			return branch{}, fmt.Errorf("no resolved target")
 		}
@@ -82,6 +82,10 @@ func (c *Call) trunkBranch(reqA *sip.Request, t routing.Target, tr model.Trunk, 
 				req.AppendHeader(sip.NewHeader("Remote-Party-ID", id+";party=calling;screen=yes;privacy=off"))
 			}
 		}
+	}
+	if proxy != "" {
+		// RFC 3261 §8.1.2: a pre-existing route set of one loose router.
+		req.AppendHeader(sip.NewHeader("Route", "<sip:"+proxy+";lr>"))
 	}
 	for k, v := range tr.Headers {
 		req.AppendHeader(sip.NewHeader(k, v))

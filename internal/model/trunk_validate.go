@@ -362,8 +362,9 @@ func validateTrunkTiming(t *Trunk) error {
 	return nil
 }
 
-// validateTrunkDIDs: numbers are unique within the trunk; the store enforces
-// uniqueness across trunks.
+// validateTrunkDIDs: numbers are unique within the trunk, compared without
+// their leading "+" as routing indexes them; the store enforces the same across
+// trunks.
 func validateTrunkDIDs(t *Trunk) error {
 	seen := make(map[string]bool, len(t.DIDs))
 	for i, d := range t.DIDs {
@@ -373,12 +374,12 @@ func validateTrunkDIDs(t *Trunk) error {
 			return fieldErr(field+".number", "required")
 		case !validNumber(d.Number):
 			return fieldErr(field+".number", "must be digits with an optional leading +")
-		case seen[d.Number]:
+		case seen[strings.TrimPrefix(d.Number, "+")]:
 			return fieldErr(field+".number", "duplicate")
 		case d.Extension != "" && (len(d.Extension) > 32 || !allDigits(d.Extension)):
 			return fieldErr(field+".extension", "must contain digits only")
 		}
-		seen[d.Number] = true
+		seen[strings.TrimPrefix(d.Number, "+")] = true
 	}
 	return nil
 }

@@ -181,6 +181,9 @@ func TestValidateTrunk(t *testing.T) {
 		{"duplicate did", registerTrunk, func(t *Trunk) {
 			t.DIDs = []TrunkDID{{Number: "+13125550100"}, {Number: "+13125550101"}, {Number: "+13125550100", Extension: "1002"}}
 		}, "dids[2].number", "duplicate"},
+		{"duplicate did with and without plus", registerTrunk, func(t *Trunk) {
+			t.DIDs = []TrunkDID{{Number: "+13125550100"}, {Number: "13125550100"}}
+		}, "dids[1].number", "duplicate"},
 		{"bad did extension", registerTrunk, func(t *Trunk) { t.DIDs = []TrunkDID{{Number: "+13125550100", Extension: "sales"}} },
 			"dids[0].extension", "must contain digits only"},
 

@@ -44,9 +44,10 @@ type Store interface {
 	ListCDRs(ctx context.Context, q CDRQuery) ([]model.CDR, error)
 
 	// --- Trunks (issue "SIP trunks") ---
-	// A trunk is stored with its DIDs; a DID number belongs to at most one trunk,
-	// so a DID already owned by another trunk fails Create/Update with ErrConflict
-	// (as does a duplicate name on Create) and nothing is written. Update replaces
+	// A trunk is stored with its DIDs; a DID number belongs to at most one trunk
+	// (numbers compare without their leading "+": "+4930123" and "4930123" are
+	// the same DID), so a DID already owned by another trunk fails Create/Update
+	// with ErrConflict (as does a duplicate name on Create) and nothing is written. Update replaces
 	// the DIDs as a whole. DIDs come back ordered by number. Create and Update set
 	// CreatedAt/UpdatedAt as for extensions.
 	CreateTrunk(ctx context.Context, t *model.Trunk) error // ErrConflict

@@ -223,7 +223,17 @@ func newOurSide(t *testing.T) ourSide {
 		t.Fatal(err)
 	}
 	go srv.ServeUDP(conn)
-	client, err := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(conn.LocalAddr().String()))
+	// The client sends from the listener only once sipgo has pooled it;
+	// before that it would try to bind the same port again.
+	laddr := conn.LocalAddr().String()
+	eventually(t, 2*time.Second, "listener pooled", func() bool {
+		c, err := ua.TransportLayer().GetConnection("udp", laddr)
+		if err == nil {
+			c.TryClose() // drop the reference GetConnection took
+		}
+		return err == nil
+	})
+	client, err := sipgo.NewClient(ua, sipgo.WithClientConnectionAddr(laddr))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -174,6 +174,11 @@ func testTrunkDIDs(t *testing.T, s store.Store) {
 	if _, err := s.GetTrunk(ctx, "c"); !errors.Is(err, store.ErrNotFound) {
 		t.Fatalf("GetTrunk c after a failed create: err = %v; want ErrNotFound", err)
 	}
+	// The same number without its "+" is the same DID.
+	c = trunk("c", "4930100")
+	if err := s.CreateTrunk(ctx, &c); !errors.Is(err, store.ErrConflict) {
+		t.Fatalf("CreateTrunk with a DID of another trunk minus its +: err = %v; want ErrConflict", err)
+	}
 	// On update of b: conflict, and b keeps its old settings and DIDs.
 	b2 := b
 	b2.Host, b2.DIDs = "changed.example", []model.TrunkDID{{Number: "+4930777"}, {Number: "+4930200"}}
