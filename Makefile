@@ -7,7 +7,7 @@ GO        ?= go
 FUZZTIME  ?= 20s
 RUN_ARGS  ?=
 
-.PHONY: build run test peers fmt-check vet unit e2e fuzz bench clean
+.PHONY: build run test peers fmt-check vet e2e fuzz bench clean
 
 build:
 	CGO_ENABLED=0 $(GO) build -o bin/trunkline ./cmd/trunkline
@@ -17,14 +17,18 @@ run:
 
 # Everything, on a fresh Debian machine: peers, formatting, vet, all tests with the race
 # detector (unit, integration and test/e2e against SIPp and baresip).
-test: peers fmt-check vet
+# (Sequential on purpose, also under make -j.)
+test:
+	scripts/install-peers.sh
+	$(MAKE) --no-print-directory fmt-check
+	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 peers:
 	scripts/install-peers.sh
 
 fmt-check:
-	@files=$$( { git ls-files -co --exclude-standard '*.go' 2>/dev/null || find . -name '*.go' -not -path './.git/*'; } | xargs -r gofmt -l); \
+	@files=$$(find . -name '*.go' -not -path './.git/*' -not -path './bin/*' -print0 | xargs -0 -r gofmt -l); \
 	if [ -n "$$files" ]; then echo "gofmt: these files need formatting (run gofmt -w):"; echo "$$files"; exit 1; fi
 
 vet:

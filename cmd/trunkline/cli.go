@@ -52,7 +52,7 @@ const cliUsage = `usage:
   trunkline trunk show NAME
   trunkline trunk rm NAME
   trunkline trunk status [NAME]
-  trunkline cdr list [--limit N] [--before ID]
+` + routeUsage + `  trunkline cdr list [--limit N] [--before ID]
   trunkline calls
   trunkline regs
 
@@ -137,7 +137,7 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return &usageError{"no command"}
 	}
 	cmd, sub, rest := args[0], "", args[1:]
-	if cmd == "ext" || cmd == "cdr" || cmd == "trunk" {
+	if cmd == "ext" || cmd == "cdr" || cmd == "trunk" || cmd == "route" || cmd == "rule" {
 		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 			sub, rest = rest[0], rest[1:]
 		}
@@ -165,8 +165,10 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.trunkRemove(ctx, rest)
 	case "trunk status":
 		return c.trunkStatus(ctx, rest)
-	case "route ":
-		return &usageError{fmt.Sprintf("%q is not available in this version yet", cmd)}
+	case "route test":
+		return c.routeTest(ctx, rest)
+	case "rule list", "rule ls", "rule ":
+		return c.ruleList(ctx, rest)
 	}
 	if sub != "" {
 		return &usageError{fmt.Sprintf("unknown command %q", cmd+" "+sub)}

@@ -50,14 +50,15 @@ func cliServer(t *testing.T) (*httptest.Server, store.Store) {
 	}
 	t.Cleanup(func() { st.Close() })
 	now := time.Now()
-	a := api.New(api.Options{Store: st, Token: cliToken,
+	trunks := cliFakeTrunks{{Name: "telnyx", Registration: "registered", Reachability: "up", LastCode: 200,
+		LastChange: now, RTTMillis: 23.4, ActiveCalls: 2, Target: "192.76.120.10:5060"},
+		{Name: "lab", Registration: "off", Reachability: "down", LastError: "OPTIONS timeout"}}
+	a := api.New(api.Options{Store: st, Token: cliToken, TrunkStatus: trunks,
 		Registrations: cliFakeRegs{{AOR: "1001", Contact: "sip:1001@192.0.2.10:5062", Source: "192.0.2.10:5062",
 			Transport: "udp", Expires: now.Add(time.Hour), UserAgent: "Linphone"}},
 		Calls: cliFakeCalls{{ID: "call-1", Caller: "1001", Callee: "1002", State: "answered",
 			StartTime: now.Add(-time.Minute), AnswerTime: &now}},
-		Trunks: cliFakeTrunks{{Name: "telnyx", Registration: "registered", Reachability: "up", LastCode: 200,
-			LastChange: now, RTTMillis: 23.4, ActiveCalls: 2, Target: "192.76.120.10:5060"},
-			{Name: "lab", Registration: "off", Reachability: "down", LastError: "OPTIONS timeout"}},
+		Trunks: trunks,
 	})
 	srv := httptest.NewServer(a.Handler())
 	t.Cleanup(srv.Close)

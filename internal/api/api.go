@@ -11,6 +11,7 @@ import (
 	"log/slog"
 	"net/http"
 	"strings"
+	"time"
 
 	"github.com/trunkline/trunkline/internal/model"
 	"github.com/trunkline/trunkline/internal/store"
@@ -36,6 +37,17 @@ type Options struct {
 		State(name string) (model.TrunkState, bool)
 		States() []model.TrunkState
 	}
+	// TrunkStatus is the trunk runtime as the routing dry run (POST
+	// /api/v1/route/test) shows it: Usable says whether call control would try the
+	// trunk now (not down, not at its limit), State its live state. nil = the dry
+	// run shows no runtime state.
+	TrunkStatus interface {
+		Usable(name string) bool
+		State(name string) (model.TrunkState, bool)
+	}
+	// Now is the clock of the routing dry run when the request gives no "at";
+	// nil = time.Now.
+	Now func() time.Time
 	// OnChange is called after every successful configuration write (extensions
 	// and trunks now; rules later), before the response is sent, so the runtime
 	// reloads its snapshot. Its context carries the request's values but is not
@@ -89,6 +101,24 @@ func (a *API) routes() []route {
 		{"PUT", "/api/v1/trunks/{name}", false, a.updateTrunk},
 		{"DELETE", "/api/v1/trunks/{name}", false, a.deleteTrunk},
 		{"GET", "/api/v1/trunks/{name}/status", false, a.trunkStatus},
+		{"GET", "/api/v1/inbound-rules", false, a.listInboundRules},
+		{"POST", "/api/v1/inbound-rules", false, a.createInboundRule},
+		{"GET", "/api/v1/inbound-rules/{id}", false, a.getInboundRule},
+		{"PUT", "/api/v1/inbound-rules/{id}", false, a.updateInboundRule},
+		{"DELETE", "/api/v1/inbound-rules/{id}", false, a.deleteInboundRule},
+		{"GET", "/api/v1/outbound-rules", false, a.listOutboundRules},
+		{"POST", "/api/v1/outbound-rules", false, a.createOutboundRule},
+		{"GET", "/api/v1/outbound-rules/{id}", false, a.getOutboundRule},
+		{"PUT", "/api/v1/outbound-rules/{id}", false, a.updateOutboundRule},
+		{"DELETE", "/api/v1/outbound-rules/{id}", false, a.deleteOutboundRule},
+		{"GET", "/api/v1/ring-groups", false, a.listRingGroups},
+		{"POST", "/api/v1/ring-groups", false, a.createRingGroup},
+		{"GET", "/api/v1/ring-groups/{name}", false, a.getRingGroup},
+		{"PUT", "/api/v1/ring-groups/{name}", false, a.updateRingGroup},
+		{"DELETE", "/api/v1/ring-groups/{name}", false, a.deleteRingGroup},
+		{"GET", "/api/v1/dialplan", false, a.getDialPlan},
+		{"PUT", "/api/v1/dialplan", false, a.putDialPlan},
+		{"POST", "/api/v1/route/test", false, a.routeTest},
 		{"GET", "/api/v1/registrations", false, a.listRegistrations},
 		{"GET", "/api/v1/calls", false, a.listCalls},
 		{"GET", "/api/v1/cdrs", false, a.listCDRs},

@@ -17,11 +17,21 @@ type extensionInput struct {
 	CallerID string `json:"caller_id"`
 	MaxCalls int    `json:"max_calls"`
 	Disabled bool   `json:"disabled"`
+	// Permissions absent: model.DefaultPermissions on create, the stored ones on
+	// update.
+	Permissions *[]string `json:"permissions"`
 }
 
 func (in extensionInput) extension() model.Extension {
-	return model.Extension{Number: in.Number, Name: in.Name, Password: in.Password,
+	e := model.Extension{Number: in.Number, Name: in.Name, Password: in.Password,
 		CallerID: in.CallerID, MaxCalls: in.MaxCalls, Disabled: in.Disabled}
+	if in.Permissions != nil {
+		e.Permissions = *in.Permissions
+		if e.Permissions == nil { // "permissions": null
+			e.Permissions = []string{}
+		}
+	}
+	return e
 }
 
 // public strips the write-only password.
@@ -54,6 +64,9 @@ func (a *API) createExtension(w http.ResponseWriter, r *http.Request) error {
 		return err
 	}
 	e := in.extension()
+	if in.Permissions == nil {
+		e.Permissions = model.DefaultPermissions()
+	}
 	if err := model.ValidateExtension(&e, true); err != nil {
 		return err
 	}
@@ -108,6 +121,9 @@ func (a *API) updateExtension(w http.ResponseWriter, r *http.Request) error {
 	}
 	if e.Password == "" {
 		e.Password = old.Password
+	}
+	if in.Permissions == nil {
+		e.Permissions = old.Permissions
 	}
 	if err := a.opts.Store.UpdateExtension(r.Context(), &e); errors.Is(err, store.ErrNotFound) {
 		return extensionNotFound(number) // deleted meanwhile

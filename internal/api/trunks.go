@@ -46,6 +46,7 @@ type trunkInput struct {
 	DIDSource         string           `json:"did_source"`
 	CallerIDHeaders   []string         `json:"caller_id_headers"`
 	DefaultCallerID   string           `json:"default_caller_id"`
+	CallerIDPolicy    string           `json:"caller_id_policy"`
 	FailoverCodes     []int            `json:"failover_codes"`
 	InviteTimeoutMS   int              `json:"invite_timeout_ms"`
 	ProgressTimeoutMS int              `json:"progress_timeout_ms"`
@@ -65,7 +66,7 @@ func (in trunkInput) trunk() model.Trunk {
 		DIDs: in.DIDs, MaxCalls: in.MaxCalls, MaxCPS: in.MaxCPS, MaxCallSecs: in.MaxCallSecs,
 		Codecs: in.Codecs, DTMFMode: in.DTMFMode, MediaRelay: in.MediaRelay,
 		NumberFormat: in.NumberFormat, DIDSource: in.DIDSource,
-		CallerIDHeaders: in.CallerIDHeaders, DefaultCallerID: in.DefaultCallerID,
+		CallerIDHeaders: in.CallerIDHeaders, DefaultCallerID: in.DefaultCallerID, CallerIDPolicy: in.CallerIDPolicy,
 		FailoverCodes: in.FailoverCodes, InviteTimeoutMS: in.InviteTimeoutMS,
 		ProgressTimeoutMS: in.ProgressTimeoutMS, OptionsInterval: in.OptionsInterval,
 		ProbeDownAfter: in.ProbeDownAfter, ProbeUpAfter: in.ProbeUpAfter,
@@ -209,10 +210,17 @@ func (a *API) updateTrunk(w http.ResponseWriter, r *http.Request) error {
 
 func (a *API) deleteTrunk(w http.ResponseWriter, r *http.Request) error {
 	name := r.PathValue("name")
+	if err := a.trunkInUse(r.Context(), name); err != nil {
+		return err
+	}
 	err := a.opts.Store.DeleteTrunk(r.Context(), name)
-	if errors.Is(err, store.ErrNotFound) {
+	switch {
+	case errors.Is(err, store.ErrNotFound):
 		return trunkNotFound(name)
-	} else if err != nil {
+	case errors.Is(err, store.ErrReference):
+		return &Error{Status: http.StatusConflict, Message: "trunk " + name + " is used by an inbound rule",
+			Field: "name", Reason: "in use by a rule"}
+	case err != nil:
 		return err
 	}
 	a.changed(r)

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -369,5 +370,30 @@ func fillNonZero(v reflect.Value) {
 	case reflect.Map:
 		v.Set(reflect.MakeMap(v.Type()))
 		v.SetMapIndex(reflect.ValueOf("k"), reflect.ValueOf("v"))
+	}
+}
+
+// TestConfigurationDocExamples creates the example trunks of
+// docs/configuration.md, so the documentation cannot drift from validation.
+func TestConfigurationDocExamples(t *testing.T) {
+	doc, err := os.ReadFile("../../docs/configuration.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	f := newFixture(t)
+	n := 0
+	for _, part := range strings.Split(string(doc), "-d '")[1:] {
+		body, _, ok := strings.Cut(part, "'")
+		if !ok {
+			t.Fatalf("unterminated -d body: %.60q", part)
+		}
+		w := f.do(t, "POST", "/api/v1/trunks", testToken, "", body)
+		if w.Code != 201 {
+			t.Errorf("example %d = %d %s\n%s", n, w.Code, w.Body, body)
+		}
+		n++
+	}
+	if n != 3 {
+		t.Fatalf("found %d curl examples in docs/configuration.md; want 3", n)
 	}
 }

@@ -29,6 +29,10 @@ type Extension struct {
 	CallerID string `json:"caller_id,omitempty"`
 	// MaxCalls limits concurrent calls of this extension; 0 = no limit.
 	MaxCalls int `json:"max_calls,omitempty"`
+	// Permissions are the number classes this extension may call (rules.go:
+	// internal, national, mobile, international, premium, emergency); nil =
+	// DefaultPermissions. Emergency numbers are never refused.
+	Permissions []string `json:"permissions,omitempty"`
 	// Disabled extensions cannot register or call.
 	Disabled  bool      `json:"disabled,omitempty"`
 	CreatedAt time.Time `json:"created_at"`

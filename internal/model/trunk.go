@@ -85,6 +85,10 @@ type Trunk struct {
 	CallerIDHeaders []string `json:"caller_id_headers,omitempty"`
 	// DefaultCallerID is used when the caller has none of this trunk's numbers.
 	DefaultCallerID string `json:"default_caller_id,omitempty"`
+	// CallerIDPolicy says what happens to a caller ID that is not one of DIDs or
+	// DefaultCallerID: "replace" (default) sends DefaultCallerID, "reject" skips
+	// the trunk for that call (routing).
+	CallerIDPolicy string `json:"caller_id_policy,omitempty"`
 	// FailoverCodes are final responses after which the next route is tried; empty =
 	// the sip-facts.md set (408, 480, 500, 502, 503, 504).
 	FailoverCodes     []int `json:"failover_codes,omitempty"`

@@ -42,7 +42,8 @@ const (
 // Defaults fills every field whose zero value means "default" with that default:
 // transport udp, register_expiry 600, number_format e164_plus, did_source auto,
 // caller_id_headers ["from"], invite_timeout_ms 2000, options_interval 30,
-// probe_down_after 3, probe_up_after 2, dtmf_mode rfc2833. It applies the same
+// probe_down_after 3, probe_up_after 2, dtmf_mode rfc2833, caller_id_policy
+// replace. It applies the same
 // defaults whatever the kind, so a trunk whose kind later changes keeps sane
 // values. Fields without a default (port 0 = SRV, max_calls 0 = unlimited, …) are
 // left alone, and so is options_interval -1 (probing off).
@@ -76,6 +77,9 @@ func (t *Trunk) Defaults() {
 	}
 	if t.DTMFMode == "" {
 		t.DTMFMode = DefaultTrunkDTMFMode
+	}
+	if t.CallerIDPolicy == "" {
+		t.CallerIDPolicy = CallerIDReplace
 	}
 }
 
@@ -307,6 +311,11 @@ func validateTrunkNumbers(t *Trunk) error {
 	}
 	if t.DefaultCallerID != "" && !validNumber(t.DefaultCallerID) {
 		return fieldErr("default_caller_id", "must be digits with an optional leading +")
+	}
+	switch t.CallerIDPolicy {
+	case "", CallerIDReplace, CallerIDReject:
+	default:
+		return fieldErr("caller_id_policy", "must be one of replace, reject")
 	}
 	return nil
 }

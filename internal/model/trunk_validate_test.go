@@ -145,6 +145,8 @@ func TestValidateTrunk(t *testing.T) {
 			"caller_id_headers[1]", "must be one of from, pai, rpid, ppi"},
 		{"duplicate caller id header", registerTrunk, func(t *Trunk) { t.CallerIDHeaders = []string{"rpid", "ppi", "rpid"} },
 			"caller_id_headers[2]", "duplicate"},
+		{"bad caller id policy", registerTrunk, func(t *Trunk) { t.CallerIDPolicy = "drop" }, "caller_id_policy",
+			"must be one of replace, reject"},
 		{"bad default caller id", registerTrunk, func(t *Trunk) { t.DefaultCallerID = "+1 312" }, "default_caller_id",
 			"must be digits with an optional leading +"},
 
@@ -249,7 +251,7 @@ func TestTrunkDefaults(t *testing.T) {
 	tr.Defaults()
 	want := Trunk{Transport: "udp", RegisterExpiry: 600, NumberFormat: FormatE164Plus, DIDSource: DIDAuto,
 		CallerIDHeaders: []string{"from"}, InviteTimeoutMS: 2000, OptionsInterval: 30, ProbeDownAfter: 3,
-		ProbeUpAfter: 2, DTMFMode: "rfc2833"}
+		ProbeUpAfter: 2, DTMFMode: "rfc2833", CallerIDPolicy: CallerIDReplace}
 	if !reflect.DeepEqual(tr, want) {
 		t.Fatalf("Defaults() = %+v; want %+v", tr, want)
 	}
@@ -257,7 +259,7 @@ func TestTrunkDefaults(t *testing.T) {
 	// Set values are kept; options_interval -1 (off) is not a zero value.
 	set := Trunk{Transport: "tls", RegisterExpiry: 3600, NumberFormat: FormatNational, DIDSource: DIDFromTo,
 		CallerIDHeaders: []string{"pai"}, InviteTimeoutMS: 5000, OptionsInterval: -1, ProbeDownAfter: 5,
-		ProbeUpAfter: 1, DTMFMode: "info"}
+		ProbeUpAfter: 1, DTMFMode: "info", CallerIDPolicy: CallerIDReject}
 	got := set
 	got.CallerIDHeaders = []string{"pai"}
 	got.Defaults()

@@ -26,5 +26,5 @@ func ValidateExtension(e *Extension, requirePassword bool) error {
 	if e.MaxCalls < 0 {
 		return &FieldError{Field: "max_calls", Reason: "must not be negative"}
 	}
-	return nil
+	return validatePermissions(e.Permissions)
 }

@@ -9,8 +9,10 @@ import (
 func testSnapshot() *Snapshot {
 	return NewSnapshot(Config{
 		Extensions: []model.Extension{
-			{Number: "1001", CallerID: "+4930100100"},
-			{Number: "1002"},
+			// Without a dial plan every +number is international, which default
+			// permissions refuse: these two may.
+			{Number: "1001", CallerID: "+4930100100", Permissions: []string{"internal", "national", "international"}},
+			{Number: "1002", Permissions: []string{"internal", "international"}},
 			{Number: "1003", Disabled: true},
 		},
 		Trunks: []model.Trunk{

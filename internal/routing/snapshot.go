@@ -5,16 +5,24 @@
 package routing
 
 import (
+	"cmp"
+	"fmt"
+	"slices"
 	"sort"
 	"sync/atomic"
 
 	"github.com/trunkline/trunkline/internal/model"
 )
 
-// Config is everything a Snapshot is built from.
+// Config is everything a Snapshot is built from: the store's lists as they are
+// (NewSnapshot sorts rules itself).
 type Config struct {
-	Extensions []model.Extension
-	Trunks     []model.Trunk
+	Extensions    []model.Extension
+	Trunks        []model.Trunk
+	InboundRules  []model.InboundRule
+	OutboundRules []model.OutboundRule
+	RingGroups    []model.RingGroup
+	DialPlan      model.DialPlan
 }
 
 // didEntry is where a DID leads.
@@ -34,16 +42,34 @@ type Snapshot struct {
 	dids            map[string]didEntry
 	defaultOutbound string
 	trunkNames      []string
+
+	plan       plan
+	dialPlan   model.DialPlan
+	inbound    []*inboundRule
+	outbound   []*outboundRule
+	ringGroups map[string]model.RingGroup
+	// trunkNumbers: per trunk, the keys of the numbers it owns (its DIDs and
+	// default caller ID), for the caller ID policy.
+	trunkNumbers map[string]map[string]bool
+	warnings     []string
 }
 
-// NewSnapshot indexes the configuration.
+// NewSnapshot indexes the configuration and compiles the rules: patterns, ranges
+// and schedules once, rules sorted by priority then ID. It never fails: a rule
+// that does not compile (a store written by hand, a time zone missing from the
+// system) never matches, says why in every dry run, and is listed by Warnings.
 func NewSnapshot(c Config) *Snapshot {
 	s := &Snapshot{
-		extensions: make(map[string]model.Extension, len(c.Extensions)),
-		trunks:     make(map[string]*model.Trunk, len(c.Trunks)),
-		byUser:     make(map[string]*model.Trunk),
-		dids:       make(map[string]didEntry),
+		extensions:   make(map[string]model.Extension, len(c.Extensions)),
+		trunks:       make(map[string]*model.Trunk, len(c.Trunks)),
+		byUser:       make(map[string]*model.Trunk),
+		dids:         make(map[string]didEntry),
+		plan:         newPlan(c.DialPlan),
+		dialPlan:     c.DialPlan,
+		ringGroups:   make(map[string]model.RingGroup, len(c.RingGroups)),
+		trunkNumbers: make(map[string]map[string]bool, len(c.Trunks)),
 	}
+	s.dialPlan.Defaults()
 	for _, e := range c.Extensions {
 		s.extensions[e.Number] = e
 	}
@@ -54,15 +80,62 @@ func NewSnapshot(c Config) *Snapshot {
 		if t.Kind == model.TrunkAcceptRegister && t.Username != "" {
 			s.byUser[t.Username] = t
 		}
+		owned := map[string]bool{}
 		for _, d := range t.DIDs {
-			s.dids[digits(d.Number)] = didEntry{trunk: t.Name, extension: d.Extension}
+			for _, k := range s.plan.number(d.Number).keys() {
+				s.dids[k] = didEntry{trunk: t.Name, extension: d.Extension}
+				owned[k] = true
+			}
 		}
+		if t.DefaultCallerID != "" {
+			for _, k := range s.plan.number(t.DefaultCallerID).keys() {
+				owned[k] = true
+			}
+		}
+		s.trunkNumbers[t.Name] = owned
 		if t.DefaultOutbound && t.Enabled && s.defaultOutbound == "" {
 			s.defaultOutbound = t.Name
 		}
 	}
 	sort.Strings(s.trunkNames)
+	for _, g := range c.RingGroups {
+		g.Defaults()
+		s.ringGroups[g.Name] = g
+	}
+	for _, r := range c.InboundRules {
+		ir := s.compileInbound(r)
+		if ir.err != nil {
+			s.warnings = append(s.warnings, fmt.Sprintf("inbound rule %q: %v", r.Name, ir.err))
+		}
+		s.inbound = append(s.inbound, ir)
+	}
+	slices.SortStableFunc(s.inbound, func(a, b *inboundRule) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+	})
+	for _, r := range c.OutboundRules {
+		or := s.compileOutbound(r)
+		if or.err != nil {
+			s.warnings = append(s.warnings, fmt.Sprintf("outbound rule %q: %v", r.Name, or.err))
+		}
+		s.outbound = append(s.outbound, or)
+	}
+	slices.SortStableFunc(s.outbound, func(a, b *outboundRule) int {
+		return cmp.Or(cmp.Compare(a.Priority, b.Priority), cmp.Compare(a.ID, b.ID))
+	})
 	return s
+}
+
+// Warnings lists the rules that did not compile and therefore never match; the
+// app logs them after a reload.
+func (s *Snapshot) Warnings() []string { return slices.Clone(s.warnings) }
+
+// DialPlan returns the dial plan in use, with its defaults filled in.
+func (s *Snapshot) DialPlan() model.DialPlan { return s.dialPlan }
+
+// RingGroup returns a ring group by name (enabled or not).
+func (s *Snapshot) RingGroup(name string) (model.RingGroup, bool) {
+	g, ok := s.ringGroups[name]
+	return g, ok
 }
 
 // Extension returns an enabled extension by number.

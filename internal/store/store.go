@@ -15,6 +15,9 @@ var (
 	ErrNotFound = errors.New("store: not found")
 	// ErrConflict: an object with that key exists already.
 	ErrConflict = errors.New("store: already exists")
+	// ErrReference: the write would break a reference between objects: deleting
+	// a trunk an inbound rule names, or a rule naming a missing trunk.
+	ErrReference = errors.New("store: broken reference")
 )
 
 // CDRQuery pages through CDRs newest first.
@@ -54,8 +57,39 @@ type Store interface {
 	GetTrunk(ctx context.Context, name string) (model.Trunk, error)
 	ListTrunks(ctx context.Context) ([]model.Trunk, error) // ordered by name
 	UpdateTrunk(ctx context.Context, t *model.Trunk) error // ErrNotFound, ErrConflict
-	DeleteTrunk(ctx context.Context, name string) error    // ErrNotFound
+	DeleteTrunk(ctx context.Context, name string) error    // ErrNotFound, ErrReference
 	// --- end trunks ---
+
+	// --- Routing (issue "Call routing") ---
+	// Rules are addressed by ID (set by Create) and have unique names (ErrConflict).
+	// Lists come ordered by priority, then ID: the order routing tries them. An
+	// inbound rule's trunk must exist (ErrReference); outbound routes name trunks
+	// inside JSON and are not checked here. Create and Update set
+	// CreatedAt/UpdatedAt as for extensions.
+	CreateInboundRule(ctx context.Context, r *model.InboundRule) error // ErrConflict, ErrReference
+	GetInboundRule(ctx context.Context, id int64) (model.InboundRule, error)
+	ListInboundRules(ctx context.Context) ([]model.InboundRule, error)
+	UpdateInboundRule(ctx context.Context, r *model.InboundRule) error // ErrNotFound, ErrConflict, ErrReference
+	DeleteInboundRule(ctx context.Context, id int64) error             // ErrNotFound
+
+	CreateOutboundRule(ctx context.Context, r *model.OutboundRule) error // ErrConflict
+	GetOutboundRule(ctx context.Context, id int64) (model.OutboundRule, error)
+	ListOutboundRules(ctx context.Context) ([]model.OutboundRule, error)
+	UpdateOutboundRule(ctx context.Context, r *model.OutboundRule) error // ErrNotFound, ErrConflict
+	DeleteOutboundRule(ctx context.Context, id int64) error              // ErrNotFound
+
+	// Ring groups are addressed by name; lists are ordered by name.
+	CreateRingGroup(ctx context.Context, g *model.RingGroup) error // ErrConflict
+	GetRingGroup(ctx context.Context, name string) (model.RingGroup, error)
+	ListRingGroups(ctx context.Context) ([]model.RingGroup, error)
+	UpdateRingGroup(ctx context.Context, g *model.RingGroup) error // ErrNotFound
+	DeleteRingGroup(ctx context.Context, name string) error        // ErrNotFound
+
+	// GetDialPlan returns the stored dial plan; never set = the zero DialPlan and
+	// no error. PutDialPlan replaces it and sets p.UpdatedAt.
+	GetDialPlan(ctx context.Context) (model.DialPlan, error)
+	PutDialPlan(ctx context.Context, p *model.DialPlan) error
+	// --- end routing ---
 
 	Close() error
 }

@@ -446,7 +446,7 @@ func (m *Manager) IdentifyContactUser(user string) (string, bool) {
 	return "", false
 }
 
-// IdentifySource returns the enabled ip trunk that ip belongs to: one of the
+// IdentifySource returns the enabled ip or register trunk that ip belongs to: one of the
 // addresses its Host resolves to, or an associated_ips address, CIDR or
 // name. Names are resolved again every Config.ResolveInterval. When several
 // trunks match, the most specific prefix wins, then the first name.
@@ -461,7 +461,10 @@ func (m *Manager) IdentifySource(ip netip.Addr) (string, bool) {
 	best, name := -1, ""
 	for _, e := range es {
 		e.mu.Lock()
-		if e.trunk.Enabled && e.trunk.Kind == model.TrunkIP {
+		// ip trunks, and register trunks too: a provider that puts the DID in the
+		// Request-URI (not our Contact user), or a register:false trunk (Twilio),
+		// calls from its own addresses.
+		if e.trunk.Enabled && e.trunk.Kind != model.TrunkAcceptRegister {
 			if b := max(bestMatch(e.staticPfx, ip), bestMatch(e.resolvedPfx, ip)); b > best {
 				best, name = b, e.name
 			}

@@ -277,7 +277,7 @@ func (r *runner) resolve(ctx context.Context) {
 			r.setTargets(tgs)
 		}
 	}
-	if r.t.Kind == model.TrunkIP {
+	if r.t.Kind != model.TrunkAcceptRegister {
 		r.resolveSources(ctx)
 	}
 	r.resolvedAt = r.cfg.Now()
@@ -298,7 +298,7 @@ func (r *runner) setTargets(tgs []Target) {
 	r.targets, r.cur = tgs, cur
 }
 
-// resolveSources sets the addresses an ip trunk's inbound requests may come
+// resolveSources sets the addresses an ip or register trunk's inbound requests may come
 // from: every resolved target (unless they are an outbound proxy's) and
 // every named associated_ips entry, including Host.
 func (r *runner) resolveSources(ctx context.Context) {

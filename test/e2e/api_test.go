@@ -238,6 +238,10 @@ type cdrWant struct {
 // checkCDR compares the fields every call test asserts and reports each difference.
 func checkCDR(t testing.TB, got cdr, want cdrWant) {
 	t.Helper()
+	var compact bytes.Buffer
+	if json.Compact(&compact, got.Raw) == nil {
+		t.Logf("CDR: %s", compact.String())
+	}
 	check := func(field string, g, w any) {
 		if g != w {
 			t.Errorf("CDR %s = %v, expected %v (CDR: %s)", field, g, w, got.Raw)

@@ -18,7 +18,7 @@ func TestBaresip(t *testing.T) {
 	inst.API.createExtension(t, "1003", pw1003, "baresip 1003")
 
 	phone := startBaresip(t, inst, "1003", pw1003)
-	reg := phone.waitFor("reginfo", "", " OK", 15*time.Second)
+	reg := phone.waitRegistered(15 * time.Second)
 	t.Logf("baresip reginfo: %s", strings.TrimSpace(reg))
 	var bound []binding
 	for _, b := range inst.API.registrations(t) {

@@ -209,3 +209,27 @@ func (b *baresip) waitFor(cmd, params, want string, timeout time.Duration) strin
 		time.Sleep(200 * time.Millisecond)
 	}
 }
+
+// waitRegistered waits until reginfo says OK. It recognises libre's digest failure
+// (baresip 1.0.0 / libre 1.1.0 abort the whole challenge with ENOSYS as soon as one
+// WWW-Authenticate header names an algorithm other than MD5) to say so plainly.
+func (b *baresip) waitRegistered(timeout time.Duration) string {
+	b.t.Helper()
+	deadline := time.Now().Add(timeout)
+	for {
+		out, err := b.Command("reginfo", "")
+		if err == nil && strings.Contains(out, " OK") {
+			return out
+		}
+		logData, _ := os.ReadFile(b.LogPath)
+		if strings.Contains(string(logData), "Register: Function not implemented") {
+			b.t.Fatalf("baresip %s did not register: its REGISTER got a challenge libre could not use (\"Register: Function not implemented\" = ENOSYS: "+
+				"libre 1.1.0 gives up when any WWW-Authenticate offers an algorithm other than MD5, e.g. SHA-256); expected reginfo OK. reginfo: %q",
+				b.User, strings.TrimSpace(out))
+		}
+		if time.Now().After(deadline) {
+			b.t.Fatalf("baresip %s: expected reginfo OK within %v; last output %q, error %v", b.User, timeout, strings.TrimSpace(out), err)
+		}
+		time.Sleep(200 * time.Millisecond)
+	}
+}

@@ -237,3 +237,37 @@ func checkRegisterChallenge(t testing.TB, m sipMsg) {
 		t.Errorf("401 to REGISTER: expected WWW-Authenticate with algorithm MD5 first, then SHA-256; got %v:\n%s", algs, m)
 	}
 }
+
+// TestImpersonation: an authenticated extension may only register its own AOR and call
+// as itself. 1001's valid credentials used for the AOR 1002 (REGISTER) or with From 1002
+// (INVITE) get 403, and nothing is registered or rung.
+func TestImpersonation(t *testing.T) {
+	t.Parallel()
+	requirePeer(t, "sipp")
+	inst := newPBX(t)
+
+	port := freeUDPPort(t)
+	res := runSIPp(t, &sippRun{
+		Name:     "register-1002-as-1001",
+		Scenario: "register_403.xml",
+		Remote:   inst.SIPAddr(),
+		Port:     port,
+		CSV:      registerCSV(regLine{"1002", "1001", pw1001, 3600, fmt.Sprintf("127.0.0.1:%d", port)}),
+		Timeout:  20 * time.Second,
+		TraceMsg: true,
+	})
+	expectCalls(t, res, 1, "REGISTER of AOR 1002 with 1001's credentials: 401, then exactly 403")
+	if regs := inst.API.registrations(t); len(regs) != 0 {
+		t.Errorf("GET /api/v1/registrations after the refused REGISTER: %+v, expected none", regs)
+	}
+
+	// 1002 is registered for real (a SIPp UAS that must not ring); 1001 calls with From 1002.
+	uas := calleeUAS(t, inst, "uas.xml", 0)
+	run := caller(inst, "uac_403.xml", "1002", 0)
+	run.Caller = "1002" // From/Contact user; the digest user stays 1001
+	expectCalls(t, runSIPp(t, run), 1, "INVITE with From 1002 and 1001's credentials: 407, then exactly 403")
+	r := uas.Stop()
+	if invites := received(readSIPpMessages(t, r.MessageLog), isRequest("INVITE")); len(invites) != 0 {
+		t.Errorf("callee 1002 was rung by the refused INVITE: expected no INVITE at the UAS, got:\n%s", invites[0])
+	}
+}

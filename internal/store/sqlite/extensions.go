@@ -2,21 +2,24 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"encoding/json"
 	"fmt"
 
 	"github.com/trunkline/trunkline/internal/model"
 	"github.com/trunkline/trunkline/internal/store"
 )
 
-const extensionColumns = `number, name, password, caller_id, max_calls, disabled, created_at, updated_at`
+const extensionColumns = `number, name, password, caller_id, max_calls, disabled, created_at, updated_at, permissions`
 
 // CreateExtension inserts e and sets e.CreatedAt and e.UpdatedAt to now. It returns
 // store.ErrConflict if the number exists.
 func (s *Store) CreateExtension(ctx context.Context, e *model.Extension) error {
 	t := now()
 	_, err := s.db.ExecContext(ctx, `INSERT INTO extensions (`+extensionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Number, e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), toNanos(t))
+		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
+		e.Number, e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), toNanos(t),
+		permissionsColumn(e.Permissions))
 	if err != nil {
 		return mapErr("create extension "+e.Number, err)
 	}
@@ -64,9 +67,10 @@ func (s *Store) UpdateExtension(ctx context.Context, e *model.Extension) error {
 	t := now()
 	var created int64
 	err := s.db.QueryRowContext(ctx, `UPDATE extensions
-		SET name = ?, password = ?, caller_id = ?, max_calls = ?, disabled = ?, updated_at = ?
+		SET name = ?, password = ?, caller_id = ?, max_calls = ?, disabled = ?, updated_at = ?, permissions = ?
 		WHERE number = ? RETURNING created_at`,
-		e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), e.Number).Scan(&created)
+		e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t),
+		permissionsColumn(e.Permissions), e.Number).Scan(&created)
 	if err != nil {
 		return mapErr("update extension "+e.Number, err)
 	}
@@ -88,15 +92,32 @@ func (s *Store) DeleteExtension(ctx context.Context, number string) error {
 	return nil
 }
 
+// permissionsColumn stores nil permissions (the defaults) as NULL and any other
+// list, even an empty one, as a JSON array.
+func permissionsColumn(p []string) any {
+	if p == nil {
+		return nil
+	}
+	b, _ := json.Marshal(p) // a []string always marshals
+	return string(b)
+}
+
 // scanner is *sql.Row or *sql.Rows.
 type scanner interface{ Scan(dest ...any) error }
 
 func scanExtension(sc scanner) (model.Extension, error) {
 	var e model.Extension
 	var disabled, created, updated int64
+	var perms sql.NullString
 	if err := sc.Scan(&e.Number, &e.Name, &e.Password, &e.CallerID, &e.MaxCalls,
-		&disabled, &created, &updated); err != nil {
+		&disabled, &created, &updated, &perms); err != nil {
 		return model.Extension{}, err
+	}
+	if perms.Valid {
+		e.Permissions = []string{}
+		if err := json.Unmarshal([]byte(perms.String), &e.Permissions); err != nil {
+			return model.Extension{}, fmt.Errorf("extension %s: decode permissions: %w", e.Number, err)
+		}
 	}
 	e.Disabled = disabled != 0
 	e.CreatedAt, e.UpdatedAt = fromNanos(created), fromNanos(updated)

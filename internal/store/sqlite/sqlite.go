@@ -94,6 +94,8 @@ func mapErr(op string, err error) error {
 		switch se.Code() {
 		case sqlitelib.SQLITE_CONSTRAINT_UNIQUE, sqlitelib.SQLITE_CONSTRAINT_PRIMARYKEY:
 			return fmt.Errorf("sqlite: %s: %w (%w)", op, store.ErrConflict, err)
+		case sqlitelib.SQLITE_CONSTRAINT_FOREIGNKEY:
+			return fmt.Errorf("sqlite: %s: %w (%w)", op, store.ErrReference, err)
 		}
 	}
 	return fmt.Errorf("sqlite: %s: %w", op, err)

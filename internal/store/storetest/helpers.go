@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"reflect"
 	"testing"
 	"time"
 
@@ -42,7 +43,7 @@ func checkExtension(t *testing.T, got, want model.Extension) {
 			want.Number, got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt)
 	}
 	got.CreatedAt, got.UpdatedAt, want.CreatedAt, want.UpdatedAt = time.Time{}, time.Time{}, time.Time{}, time.Time{}
-	if got != want {
+	if !reflect.DeepEqual(got, want) {
 		t.Errorf("extension = %+v; want %+v", got, want)
 	}
 }

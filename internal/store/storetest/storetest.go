@@ -40,6 +40,13 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"TrunkDIDs", testTrunkDIDs},
 		{"TrunkListOrder", testTrunkListOrder},
 		{"TrunkConcurrentDIDs", testTrunkConcurrentDIDs},
+		{"ExtensionPermissions", testExtensionPermissions},
+		{"InboundRuleCRUD", testInboundRuleCRUD},
+		{"InboundRuleTrunkReference", testInboundRuleTrunkReference},
+		{"OutboundRuleCRUD", testOutboundRuleCRUD},
+		{"RuleOrder", testRuleOrder},
+		{"RingGroupCRUD", testRingGroupCRUD},
+		{"DialPlan", testDialPlan},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

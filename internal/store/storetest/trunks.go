@@ -26,7 +26,7 @@ func trunk(name string, dids ...string) model.Trunk {
 		MaxCalls:      10, MaxCPS: 2.5, MaxCallSecs: 7200,
 		Codecs: []string{"PCMA", "PCMU"}, DTMFMode: "info", MediaRelay: &off,
 		NumberFormat: model.FormatE164, DIDSource: model.DIDFromTo,
-		CallerIDHeaders: []string{"pai", "from"}, DefaultCallerID: "+13125550100",
+		CallerIDHeaders: []string{"pai", "from"}, DefaultCallerID: "+13125550100", CallerIDPolicy: model.CallerIDReject,
 		FailoverCodes: []int{408, 503}, InviteTimeoutMS: 3000, ProgressTimeoutMS: 10000,
 		OptionsInterval: -1, ProbeDownAfter: 4, ProbeUpAfter: 1, DefaultOutbound: true,
 	}
