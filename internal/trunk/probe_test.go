@@ -87,7 +87,7 @@ func TestIdentifySource(t *testing.T) {
 		{"::ffff:203.0.113.77", "narrow"},
 		{"192.0.2.1", "narrow"},
 		{"2001:db8::5", "narrow"},
-		{"192.0.2.99", ""}, // disabled
+		{"192.0.2.99", ""},    // disabled
 		{"192.0.2.50", "reg"}, // register trunks too: a register:false (Twilio-style) provider calls from its host
 		{"198.51.100.7", ""},
 	}
