@@ -145,7 +145,7 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 		case routing.TargetExtension:
 			contacts := m.deps.Locator.Lookup(t.Extension)
 			if len(contacts) == 0 {
-				last = attempt{code: 480, reason: "Temporarily Unavailable", cause: "extension " + t.Extension + " not registered"}
+				last = attempt{code: 480, reason: "Temporarily Unavailable", cause: "extension " + t.Extension + " not registered", fromUs: true}
 				continue
 			}
 			c.setCallee(t.Extension)
@@ -256,12 +256,16 @@ func (c *Call) fail(ringCtx context.Context, last attempt) {
 		if cause == "" {
 			cause = strconv.Itoa(last.code) + " " + last.reason
 		}
-		by := model.PartyCallee
-		if last.code == 503 || last.fromUs {
+		// A final answer the callee (or its provider) gave, or one we made because
+		// nothing answered at all: the latter is a failure of the system.
+		by, disp := model.PartyCallee, disposition(last.code)
+		if last.fromUs {
+			by, disp = model.PartySystem, model.DispFailed
+		} else if last.code == 503 {
 			by = model.PartySystem
 		}
 		c.respondA(last.code, last.reason, nil)
-		c.finish(outcome{disp: disposition(last.code), by: by, cause: cause, code: last.code})
+		c.finish(outcome{disp: disp, by: by, cause: cause, code: last.code})
 	}
 }
 
