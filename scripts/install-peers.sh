@@ -9,7 +9,7 @@ set -euo pipefail
 
 log() { echo "install-peers: $*"; }
 
-# package -> a file that proves it is usable (binary, or a module for the module packages)
+# package -> the binary that proves it is installed; empty: a module package, checked with dpkg-query
 declare -A probe=(
 	[sip-tester]=sipp
 	[kamailio]=kamailio
@@ -31,8 +31,8 @@ for pkg in "${order[@]}"; do
 		if command -v "$bin" >/dev/null 2>&1 || [ -x "/usr/sbin/$bin" ]; then
 			continue
 		fi
-	elif command -v dpkg-query >/dev/null 2>&1 && installed "$pkg"; then
-		continue
+	elif ! command -v dpkg-query >/dev/null 2>&1 || installed "$pkg"; then
+		continue # module packages: checked where dpkg exists
 	fi
 	missing+=("$pkg")
 done
@@ -75,9 +75,14 @@ if [ -d /run/systemd/system ] && command -v systemctl >/dev/null 2>&1; then
 		$SUDO systemctl disable --now kamailio
 		log "stopped and disabled the kamailio systemd service (it would take port 5060)"
 	fi
-elif [ -x /etc/init.d/kamailio ] && /etc/init.d/kamailio status >/dev/null 2>&1; then
-	$SUDO /etc/init.d/kamailio stop || true
-	log "stopped the kamailio init.d service (it would take port 5060)"
+else
+	# no systemd: the package's init script runs kamailio with this pid file (other
+	# kamailio processes, e.g. a test lab's, are left alone)
+	pidfile=/run/kamailio/kamailio.pid
+	if [ -x /etc/init.d/kamailio ] && [ -s "$pidfile" ] && kill -0 "$(cat "$pidfile")" 2>/dev/null; then
+		$SUDO /etc/init.d/kamailio stop || true
+		log "stopped the kamailio init.d service (it would take port 5060)"
+	fi
 fi
 
 for b in sipp kamailio baresip sipsak; do

@@ -39,7 +39,9 @@ func routingFixture(t *testing.T) *fixture {
 func TestRuleErrors(t *testing.T) {
 	f := routingFixture(t)
 	out := func(s string) string { return `{"name":"r","routes":[{"trunk":"itsp1"}]` + s + `}` }
-	in := func(s string) string { return `{"name":"r","destination":{"type":"extension","target":"1001"}` + s + `}` }
+	in := func(s string) string {
+		return `{"name":"r","destination":{"type":"extension","target":"1001"}` + s + `}`
+	}
 	tests := []struct {
 		name, method, path, body string
 		status                   int
@@ -182,7 +184,9 @@ func TestRoutingLifecycle(t *testing.T) {
 		t.Errorf("update: %d %s", w.Code, w.Body)
 	}
 	w = f.do(t, "GET", "/api/v1/inbound-rules", testToken, "", "")
-	if list := decodeBody[struct{ InboundRules []model.InboundRule `json:"inbound_rules"` }](t, w); len(list.InboundRules) != 1 {
+	if list := decodeBody[struct {
+		InboundRules []model.InboundRule `json:"inbound_rules"`
+	}](t, w); len(list.InboundRules) != 1 {
 		t.Errorf("list: %s", w.Body)
 	}
 	for _, p := range []string{"/api/v1/inbound-rules/" + itoa(in.ID), "/api/v1/outbound-rules/" + itoa(rule.ID), "/api/v1/ring-groups/sales"} {

@@ -40,6 +40,13 @@ type AuthConfig struct {
 	// (e.g. sipx) use SHA-256. Sites without MD5-only phones should configure
 	// ["SHA-256", "MD5"] or ["SHA-256"].
 	Algorithms []string
+	// FirstOnlyUserAgents lists User-Agent substrings (case-insensitive) of clients that
+	// fail on a challenge list: they get only the first algorithm of Algorithms. nil =
+	// ["baresip", "libre"]: libre 1.x (baresip 1.0, Debian 12) answers a REGISTER 401
+	// that carries any non-MD5 challenge with ENOSYS and never registers (seen in
+	// test/e2e TestBaresip). The choice depends on the User-Agent only, never on the
+	// user, so known and unknown users still get identical challenges.
+	FirstOnlyUserAgents []string
 	// Secret keys the HMAC that makes nonces verifiable without server state; nil = 32
 	// random bytes (nonces then do not survive a restart; clients just get a new
 	// challenge). Set it to share nonces between instances.
@@ -90,6 +97,7 @@ type Authenticator struct {
 	realm      string
 	ttl        time.Duration
 	algorithms []string
+	firstOnly  []string // lower-case User-Agent substrings
 	secret     []byte
 	now        func() time.Time
 	// dummy is the password digested for unknown users, so that they cost the same
@@ -113,6 +121,13 @@ func NewAuthenticator(cfg AuthConfig) *Authenticator {
 	}
 	for _, alg := range cfg.Algorithms {
 		a.algorithms = append(a.algorithms, authCanonicalAlgorithm(alg))
+	}
+	a.firstOnly = []string{"baresip", "libre"}
+	if cfg.FirstOnlyUserAgents != nil {
+		a.firstOnly = nil
+		for _, ua := range cfg.FirstOnlyUserAgents {
+			a.firstOnly = append(a.firstOnly, strings.ToLower(ua))
+		}
 	}
 	if len(a.algorithms) == 0 {
 		a.algorithms = []string{"MD5", "SHA-256"}
@@ -191,11 +206,30 @@ func (a *Authenticator) Challenge(req *sip.Request, proxy, stale bool) *sip.Resp
 	}
 	res := sip.NewResponseFromRequest(req, code, reason, nil)
 	nonce := a.newNonce(a.now())
-	for _, alg := range a.algorithms {
+	algs := a.algorithms
+	if a.wantsOne(req) {
+		algs = algs[:1]
+	}
+	for _, alg := range algs {
 		c := digest.Challenge{Realm: a.realm, Nonce: nonce, Stale: stale, Algorithm: alg, QOP: []string{"auth"}}
 		res.AppendHeader(sip.NewHeader(name, c.String()))
 	}
 	return res
+}
+
+// wantsOne reports whether req comes from a client that fails on several challenges.
+func (a *Authenticator) wantsOne(req *sip.Request) bool {
+	h := req.GetHeader("User-Agent")
+	if h == nil || len(a.firstOnly) == 0 {
+		return false
+	}
+	ua := strings.ToLower(h.Value())
+	for _, s := range a.firstOnly {
+		if s != "" && strings.Contains(ua, s) {
+			return true
+		}
+	}
+	return false
 }
 
 func (a *Authenticator) check(req *sip.Request, proxy bool, password func(string) (string, bool)) (string, authOutcome) {

@@ -79,11 +79,10 @@ func (s *sippRun) prepare(t testing.TB) (*sippResult, []string) {
 	if s.Name == "" {
 		s.Name = strings.TrimSuffix(s.Scenario, ".xml")
 	}
-	if s.Port == 0 {
+	if s.Port == 0 && s.TCP {
+		s.Port = freeSIPPort(t)
+	} else if s.Port == 0 {
 		s.Port = freeUDPPort(t)
-		if s.TCP {
-			s.Port = freeSIPPort(t)
-		}
 	}
 	if s.MediaPort == 0 {
 		s.MediaPort, _ = freeUDPRange(t, 4) // SIPp binds -mp and -mp+2 (video)
