@@ -232,7 +232,8 @@ type cdrWant struct {
 	Disposition    string
 	HangupBy       string
 	SIPCode        int
-	Answered       bool // answer_time present (and billsec consistent)
+	Answered       bool   // answer_time present (and billsec consistent)
+	Direction      string // "" = internal
 }
 
 // checkCDR compares the fields every call test asserts and reports each difference.
@@ -249,7 +250,11 @@ func checkCDR(t testing.TB, got cdr, want cdrWant) {
 	}
 	check("caller", got.Caller, want.Caller)
 	check("callee", got.Callee, want.Callee)
-	check("direction", got.Direction, "internal")
+	dir := want.Direction
+	if dir == "" {
+		dir = "internal"
+	}
+	check("direction", got.Direction, dir)
 	check("disposition", got.Disposition, want.Disposition)
 	check("hangup_by", got.HangupBy, want.HangupBy)
 	check("sip_code", got.SIPCode, want.SIPCode)

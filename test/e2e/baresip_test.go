@@ -9,6 +9,7 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"regexp"
 	"strconv"
 	"strings"
 	"syscall"
@@ -210,6 +211,11 @@ func (b *baresip) waitFor(cmd, params, want string, timeout time.Duration) strin
 	}
 }
 
+var (
+	ansiEscape = regexp.MustCompile(`\x1b\[[0-9;]*m`)
+	regOK      = regexp.MustCompile(`\sOK\s`)
+)
+
 // waitRegistered waits until reginfo says OK. It recognises libre's digest failure
 // (baresip 1.0.0 / libre 1.1.0 abort the whole challenge with ENOSYS as soon as one
 // WWW-Authenticate header names an algorithm other than MD5) to say so plainly.
@@ -218,7 +224,8 @@ func (b *baresip) waitRegistered(timeout time.Duration) string {
 	deadline := time.Now().Add(timeout)
 	for {
 		out, err := b.Command("reginfo", "")
-		if err == nil && strings.Contains(out, " OK") {
+		// baresip colours the status ("\x1b[32mOK \x1b[;m"): strip the escapes first.
+		if err == nil && regOK.MatchString(ansiEscape.ReplaceAllString(out, "")) {
 			return out
 		}
 		logData, _ := os.ReadFile(b.LogPath)
