@@ -132,7 +132,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, fmt.Errorf("app: http: %w", err)
 	}
 	apiH := api.New(api.Options{
-		Store: st, Token: token, Registrations: a.loc, Calls: a.calls, Trunks: a.trunk,
+		Store: st, Token: token, Registrations: a.loc, Calls: a.calls, Trunks: a.trunk, TrunkStatus: trunkStatus{a.trunk},
 		OnChange: func(ctx context.Context) {
 			if err := a.Reload(ctx); err != nil {
 				log.Error("reload after change failed", "error", err)
@@ -155,7 +155,28 @@ func (a *App) Reload(ctx context.Context) error {
 	if err != nil {
 		return fmt.Errorf("app: reload: %w", err)
 	}
-	a.table.Store(routing.NewSnapshot(routing.Config{Extensions: exts, Trunks: trunks}))
+	in, err := a.store.ListInboundRules(ctx)
+	if err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	out, err := a.store.ListOutboundRules(ctx)
+	if err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	groups, err := a.store.ListRingGroups(ctx)
+	if err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	plan, err := a.store.GetDialPlan(ctx)
+	if err != nil {
+		return fmt.Errorf("app: reload: %w", err)
+	}
+	snap := routing.NewSnapshot(routing.Config{Extensions: exts, Trunks: trunks,
+		InboundRules: in, OutboundRules: out, RingGroups: groups, DialPlan: plan})
+	for _, w := range snap.Warnings() {
+		a.log.Warn("routing: rule never matches", "problem", w)
+	}
+	a.table.Store(snap)
 	a.trunk.Reconcile(trunks)
 	return nil
 }

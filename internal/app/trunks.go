@@ -1,6 +1,7 @@
 package app
 
 import (
+	"github.com/trunkline/trunkline/internal/model"
 	"time"
 
 	"net/netip"
@@ -46,4 +47,12 @@ func (r trunkRuntime) IdentifySource(ip netip.Addr) (string, bool) { return r.m.
 
 func (r trunkRuntime) TrunkOfUser(user string) (string, bool) {
 	return routing.Accounts{Table: r.table}.TrunkOfUser(user)
+}
+
+// trunkStatus is the trunk runtime as the routing dry run shows it.
+type trunkStatus struct{ m *trunk.Manager }
+
+func (t trunkStatus) Usable(name string) bool { return t.m.Usable(name) }
+func (t trunkStatus) State(name string) (model.TrunkState, bool) {
+	return t.m.State(name)
 }

@@ -88,6 +88,7 @@ type Call struct {
 	ringCancel context.CancelFunc
 	trunk      string   // the trunk the call is on (for the CDR and the calls view)
 	trunks     []string // call slots taken (Acquire), released when the call ends
+	exts       []string // extension call counts taken, released when the call ends
 
 	endOnce sync.Once
 }
@@ -119,8 +120,8 @@ func (c *Call) finish(o outcome) {
 		c.mu.Lock()
 		c.ended = true
 		c.state = "ending"
-		start, answered, trunk, slots, callee := c.start, c.answered, c.trunk, c.trunks, c.callee
-		c.trunks = nil
+		start, answered, trunk, slots, callee, exts := c.start, c.answered, c.trunk, c.trunks, c.callee, c.exts
+		c.trunks, c.exts = nil, nil
 		if o.code == 0 {
 			o.code = c.finalCode
 		}
@@ -137,6 +138,9 @@ func (c *Call) finish(o outcome) {
 		c.m.forget(c)
 		for _, t := range slots {
 			c.m.deps.Trunks.Release(t)
+		}
+		for _, e := range exts {
+			c.m.releaseExtension(e)
 		}
 		caller := c.caller.Extension
 		if caller == "" {

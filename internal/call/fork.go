@@ -211,10 +211,21 @@ func (c *Call) bridge(cli *sipgo.DialogClientSession) {
 		c.finish(outcome{disp: model.DispFailed, by: model.PartySystem, cause: "sdp: " + err.Error(), code: 488})
 		return
 	}
+	// The extension that answered (a ring group has several) now has a call. Counted
+	// outside c.mu: Manager.Active locks m.mu, then c.mu.
+	answeredBy := cli.InviteRequest.To().Address.User
+	_, isExt := c.snap.Extension(answeredBy) // a trunk's callee is a phone number
+	if isExt {
+		m.takeExtension(c.snap, answeredBy, true)
+	}
 	c.mu.Lock()
 	c.answered = m.cfg.Now()
 	c.state = "answered"
 	c.finalCode = 200
+	if isExt {
+		c.exts = append(c.exts, answeredBy)
+		c.callee = answeredBy
+	}
 	c.mu.Unlock()
 	c.log.Info("call answered")
 	// WriteResponse retransmits the 2xx until the caller's ACK (RFC 3261 §13.3.1.4).

@@ -23,7 +23,7 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	}
 	snap := m.deps.Routes.Load()
 	rr := routing.Request{FromExtension: caller.Extension, FromTrunk: caller.Trunk,
-		Dialed: req.Recipient.User, CallerNumber: req.From().Address.User}
+		Dialed: req.Recipient.User, CallerNumber: req.From().Address.User, Now: m.cfg.Now()}
 	var inTrunk model.Trunk
 	if caller.Trunk != "" {
 		var ok bool
@@ -43,12 +43,22 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	if dec.RejectCode != 0 {
 		return refuse(dec.RejectCode, dec.Reason)
 	}
+	emergency := len(dec.Targets) > 0 && dec.Targets[0].Emergency
 	if caller.Trunk != "" && !m.deps.Trunks.Acquire(caller.Trunk) {
 		return refuse(503, "trunk "+caller.Trunk+" at its call limit")
+	}
+	if caller.Extension != "" && !m.takeExtension(snap, caller.Extension, emergency) {
+		if caller.Trunk != "" {
+			m.deps.Trunks.Release(caller.Trunk)
+		}
+		return refuse(403, "extension "+caller.Extension+" at its call limit")
 	}
 	release := func() {
 		if caller.Trunk != "" {
 			m.deps.Trunks.Release(caller.Trunk)
+		}
+		if caller.Extension != "" {
+			m.releaseExtension(caller.Extension)
 		}
 	}
 	if len(req.Body()) == 0 {
@@ -80,6 +90,9 @@ func (m *Manager) HandleInvite(req *sip.Request, tx sip.ServerTransaction, calle
 	if caller.Trunk != "" {
 		c.trunks = append(c.trunks, caller.Trunk)
 		c.trunk = caller.Trunk
+	}
+	if caller.Extension != "" {
+		c.exts = append(c.exts, caller.Extension)
 	}
 	c.log = m.log.With("call", c.id, "call_id", c.callID, "caller", caller.name(), "dialed", rr.Dialed)
 	tag, _ := ds.InviteRequest.To().Params.Get("tag")
@@ -135,7 +148,7 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 	}
 	last := attempt{}
 	skipped := []string{}
-	for _, t := range dec.Targets {
+	for i, t := range dec.Targets {
 		if ringCtx.Err() != nil {
 			break
 		}
@@ -143,31 +156,29 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 		var tr *model.Trunk
 		switch t.Kind {
 		case routing.TargetExtension:
-			contacts := m.deps.Locator.Lookup(t.Extension)
-			if len(contacts) == 0 {
-				last = attempt{code: 480, reason: "Temporarily Unavailable", cause: "extension " + t.Extension + " not registered", fromUs: true}
-				continue
-			}
-			c.setCallee(t.Extension)
-			for _, b := range contacts {
-				req, err := c.buildInviteB(reqA, t, b, bodyB)
-				if err != nil {
-					c.log.Warn("bad contact", "contact", b.Contact, "error", err)
-					continue
+			var why string
+			branches, why = c.extensionBranches(reqA, t, bodyB)
+			if len(branches) == 0 {
+				last = attempt{code: 480, reason: "Temporarily Unavailable", cause: why, fromUs: true}
+				if why == "busy" {
+					last = attempt{code: 486, reason: "Busy Here", cause: "extension " + t.Extension + " at its call limit", fromUs: true}
 				}
-				branches = append(branches, branch{req: req, ua: m.dialogUA(b.Transport)})
+				continue
 			}
 		case routing.TargetTrunk:
 			trunk, ok := c.snap.Trunk(t.Trunk)
-			if why := c.unusable(trunk, ok); why != "" {
-				c.log.Info("trunk skipped", "trunk", t.Trunk, "reason", why)
+			slot, why := c.takeTrunk(trunk, ok, t.Emergency)
+			if why != "" {
+				c.log.Info("trunk skipped", "trunk", t.Trunk, "route", t.Route, "reason", why)
 				skipped = append(skipped, t.Trunk+": "+why)
 				continue
 			}
 			tr = &trunk
 			br, err := c.trunkBranch(reqA, t, trunk, bodyB)
 			if err != nil {
-				m.deps.Trunks.Release(t.Trunk)
+				if slot {
+					m.deps.Trunks.Release(t.Trunk)
+				}
 				c.log.Warn("trunk unreachable", "trunk", t.Trunk, "error", err)
 				skipped = append(skipped, t.Trunk+": "+err.Error())
 				continue
@@ -175,17 +186,29 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 			c.setCallee(t.Number)
 			c.mu.Lock()
 			c.trunk = t.Trunk
-			c.trunks = append(c.trunks, t.Trunk)
+			if slot {
+				c.trunks = append(c.trunks, t.Trunk)
+			}
 			c.mu.Unlock()
 			branches = []branch{br}
 		}
 		if len(branches) == 0 {
 			continue
 		}
-		res := c.fork(ringCtx, branches, tr)
+		c.log.Info("ringing", "target", i+1, "kind", t.Kind, "number", t.Number, "route", t.Route, "branches", len(branches))
+		tctx, tcancel := ringCtx, context.CancelFunc(func() {})
+		if t.RingTimeout > 0 && i < len(dec.Targets)-1 {
+			tctx, tcancel = context.WithTimeout(ringCtx, t.RingTimeout)
+		}
+		res := c.fork(tctx, branches, tr)
+		targetTimedOut := tctx.Err() != nil && ringCtx.Err() == nil
+		tcancel()
 		if res.winner != nil {
 			c.bridge(res.winner)
 			return
+		}
+		if targetTimedOut {
+			res.attempt = attempt{code: 480, reason: "Temporarily Unavailable", cause: "no answer within " + t.RingTimeout.String()}
 		}
 		last = res.attempt
 		if tr != nil {
@@ -195,30 +218,73 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 			}
 			c.log.Info("failing over", "trunk", tr.Name, "code", res.code, "cause", res.cause)
 		}
+		// Extension targets (ring group members) move on to the next one whatever
+		// the member answered: busy, declined or no answer.
 	}
 	if last.code == 0 && last.cause == "" && len(skipped) > 0 {
-		last = attempt{code: 503, reason: "Service Unavailable", cause: "no usable trunk (" + joinShort(skipped) + ")"}
+		last = attempt{code: 503, reason: "Service Unavailable", cause: "no usable trunk (" + joinShort(skipped) + ")", fromUs: true}
 	}
 	c.fail(ringCtx, last)
 }
 
-// unusable says why a trunk target cannot take the call now ("" = it can), and takes
-// a call slot when it can.
-func (c *Call) unusable(t model.Trunk, ok bool) string {
+// extensionBranches prepares an INVITE to every registered contact of the target's
+// extensions (one, or a simultaneous ring group's members). why says why there is
+// none: "busy" when every member is at its call limit.
+func (c *Call) extensionBranches(reqA *sip.Request, t routing.Target, body []byte) ([]branch, string) {
+	members := t.Extensions
+	if len(members) == 0 {
+		members = []string{t.Extension}
+	}
+	var out []branch
+	busy := 0
+	for _, ext := range members {
+		if !c.m.extensionFree(c.snap, ext) {
+			busy++
+			continue
+		}
+		contacts := c.m.deps.Locator.Lookup(ext)
+		for _, b := range contacts {
+			tt := t
+			tt.Number = ext
+			req, err := c.buildInviteB(reqA, tt, b, body)
+			if err != nil {
+				c.log.Warn("bad contact", "contact", b.Contact, "error", err)
+				continue
+			}
+			out = append(out, branch{req: req, ua: c.m.dialogUA(b.Transport)})
+		}
+	}
+	if len(out) > 0 {
+		c.setCallee(t.Extension)
+		return out, ""
+	}
+	if busy == len(members) {
+		return nil, "busy"
+	}
+	return nil, "extension " + joinShort(members) + " not registered"
+}
+
+// takeTrunk checks that a trunk can take the call now and takes a call slot. An
+// emergency call goes out even when the trunk is at its call limit (slot=false: no
+// slot was counted). why says why the trunk cannot be used.
+func (c *Call) takeTrunk(t model.Trunk, ok, emergency bool) (slot bool, why string) {
 	tr := c.m.deps.Trunks
 	switch {
 	case !ok:
-		return "no such trunk"
+		return false, "no such trunk"
 	case !t.Enabled:
-		return "disabled"
+		return false, "disabled"
 	case tr == nil:
-		return "trunk runtime not running"
+		return false, "trunk runtime not running"
 	case !tr.Usable(t.Name):
-		return "down"
-	case !tr.Acquire(t.Name):
-		return "at call limit"
+		return false, "down"
+	case tr.Acquire(t.Name):
+		return true, ""
+	case emergency:
+		c.log.Warn("emergency call over a trunk at its call limit", "trunk", t.Name)
+		return false, ""
 	}
-	return ""
+	return false, "at call limit"
 }
 
 // afterTrunkFailure applies what a failed attempt says about the trunk: a 503 with

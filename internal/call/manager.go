@@ -106,6 +106,8 @@ type Manager struct {
 	calls   map[string]*Call
 	dialogs map[string]*leg // dialogKey(Call-ID, our tag) → leg
 
+	extCalls map[string]int // calls per extension (as caller, or as the callee that answered)
+
 	active   sync.WaitGroup
 	draining atomic.Bool
 	seq      atomic.Uint64
@@ -130,8 +132,9 @@ func New(cfg Config, deps Deps) *Manager {
 		// messages came from, not to its Contact, so phones behind NAT work.
 		dgram:   &sipgo.DialogUA{Client: deps.Dgram, ContactHDR: deps.Contact, RewriteContact: true},
 		strm:    &sipgo.DialogUA{Client: deps.Stream, ContactHDR: deps.Contact, RewriteContact: true},
-		calls:   make(map[string]*Call),
-		dialogs: make(map[string]*leg),
+		calls:    make(map[string]*Call),
+		dialogs:  make(map[string]*leg),
+		extCalls: make(map[string]int),
 	}
 }
 
@@ -243,3 +246,37 @@ func (m *Manager) forget(c *Call) {
 
 // errNotRunning: a request arrived before Run or after shutdown.
 var errNotRunning = errors.New("call: manager not running")
+
+// extensionFree reports whether ext is below its max_calls.
+func (m *Manager) extensionFree(snap *routing.Snapshot, ext string) bool {
+	e, ok := snap.Extension(ext)
+	if !ok || e.MaxCalls <= 0 {
+		return true
+	}
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	return m.extCalls[ext] < e.MaxCalls
+}
+
+// takeExtension counts a call of ext, unless it is at its max_calls (force counts
+// it anyway: emergency calls).
+func (m *Manager) takeExtension(snap *routing.Snapshot, ext string, force bool) bool {
+	e, _ := snap.Extension(ext)
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if !force && e.MaxCalls > 0 && m.extCalls[ext] >= e.MaxCalls {
+		return false
+	}
+	m.extCalls[ext]++
+	return true
+}
+
+func (m *Manager) releaseExtension(ext string) {
+	m.mu.Lock()
+	defer m.mu.Unlock()
+	if m.extCalls[ext] <= 1 {
+		delete(m.extCalls, ext)
+		return
+	}
+	m.extCalls[ext]--
+}

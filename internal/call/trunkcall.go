@@ -68,8 +68,19 @@ func (c *Call) trunkBranch(reqA *sip.Request, t routing.Target, tr model.Trunk, 
 	if fromUser == "" {
 		fromUser = "anonymous"
 	}
-	req := c.newInvite(reqA, ruri, sip.Uri{Scheme: "sip", User: fromUser, Host: host}, "",
-		sip.Uri{Scheme: "sip", User: t.Number, Host: host}, body)
+	fromURI, display := sip.Uri{Scheme: "sip", User: fromUser, Host: host}, ""
+	if t.Anonymous {
+		// RFC 3323/3325: withhold the caller ID from the callee; the provider still
+		// gets the real number in P-Asserted-Identity (sip-facts.md "Caller ID").
+		fromURI, display = sip.Uri{Scheme: "sip", User: "anonymous", Host: "anonymous.invalid"}, "Anonymous"
+		if !slices.Contains(headers, "pai") {
+			headers = append(slices.Clone(headers), "pai")
+		}
+	}
+	req := c.newInvite(reqA, ruri, fromURI, display, sip.Uri{Scheme: "sip", User: t.Number, Host: host}, body)
+	if t.Anonymous {
+		req.AppendHeader(sip.NewHeader("Privacy", "id"))
+	}
 	if cid != "" {
 		id := "<sip:" + cid + "@" + host + ">"
 		for _, h := range headers {
