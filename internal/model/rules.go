@@ -49,7 +49,7 @@ type DialPlan struct {
 
 // Destination is where an inbound rule sends a call.
 type Destination struct {
-	// Type is extension, ring_group, external or reject.
+	// Type is extension, ring_group, external, dialed or reject.
 	Type string `json:"type"`
 	// Target is the extension number, ring group name or external number; empty
 	// for reject.
@@ -64,6 +64,11 @@ const (
 	DestRingGroup = "ring_group"
 	DestExternal  = "external"
 	DestReject    = "reject"
+	// DestDialed routes the number the trunk delivered as if one of our extensions
+	// had dialed it: to that extension, else through outbound routing. It makes a
+	// branch trunk work both ways (branch B's extensions, and B's providers when
+	// branch A's own trunks are down). Only for trusted trunks: it is transit.
+	DestDialed = "dialed"
 )
 
 // Schedule is a set of weekly opening hours in a time zone, minus holidays.

@@ -164,6 +164,10 @@ func validateDestination(field string, d *Destination) error {
 		if !validNumber(d.Target) {
 			return fieldErr(field+".target", "must be digits with an optional leading +")
 		}
+	case DestDialed:
+		if d.Target != "" {
+			return fieldErr(field+".target", "not allowed for type dialed")
+		}
 	case DestReject:
 		if d.Target != "" {
 			return fieldErr(field+".target", "not allowed for type reject")
@@ -175,7 +179,7 @@ func validateDestination(field string, d *Destination) error {
 	case "":
 		return fieldErr(field+".type", "required")
 	default:
-		return fieldErr(field+".type", "must be one of extension, ring_group, external, reject")
+		return fieldErr(field+".type", "must be one of extension, ring_group, external, dialed, reject")
 	}
 	if d.RejectCode != 0 {
 		return fieldErr(field+".reject_code", "only allowed for type reject")

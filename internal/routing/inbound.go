@@ -139,6 +139,17 @@ func (s *Snapshot) destination(d *Decision, r Request, did Number, dest model.De
 		rule := d.Rule
 		s.outbound1(d, dest.Target, outCaller{callerID: did.plus()})
 		d.Rule = rule
+	case model.DestDialed:
+		if _, ok := s.Extension(r.Dialed); ok {
+			d.step("destination", r.Dialed, true, "dialed number %s is an extension", r.Dialed)
+			d.Targets = []Target{{Kind: TargetExtension, Extension: r.Dialed, Number: r.Dialed,
+				CallerID: r.CallerNumber, Route: route}}
+			return
+		}
+		d.step("destination", r.Dialed, true, "dialed number %s: outbound routing (transit) with caller ID %s", r.Dialed, r.CallerNumber)
+		rule := d.Rule
+		s.outbound1(d, r.Dialed, outCaller{callerID: r.CallerNumber})
+		d.Rule = rule
 	case model.DestReject:
 		d.reject(dest.RejectStatus(), "rule %s rejects the call", route)
 	default:

@@ -12,8 +12,10 @@ import (
 
 // ukSnapshot: a UK office with two trunks (primary and backup), an emergency
 // trunk, outbound and inbound rules and ring groups.
-func ukSnapshot() *Snapshot {
-	return NewSnapshot(Config{
+func ukSnapshot() *Snapshot { return NewSnapshot(ukConfig()) }
+
+func ukConfig() Config {
+	return Config{
 		DialPlan: planUK,
 		Extensions: []model.Extension{
 			{Number: "1001", CallerID: "+442071234500"},
@@ -84,7 +86,7 @@ func ukSnapshot() *Snapshot {
 			{ID: 9, Name: "closed-group", Priority: 40, Enabled: true, DID: "+442071234542",
 				Destination: model.Destination{Type: model.DestRingGroup, Target: "closed"}},
 		},
-	})
+	}
 }
 
 // wantTarget is a compact expectation: "trunk:primary:+442071234567:+442071234500"
@@ -366,5 +368,35 @@ func TestExplain(t *testing.T) {
 	}
 	if d.Number.E164 != "442079460000" || d.Number.Class != model.ClassNational {
 		t.Errorf("number %+v", d.Number)
+	}
+}
+
+// TestInboundDialed: a branch trunk's calls go where the dialed number leads, as if
+// one of our extensions had dialed it (extension, else outbound rules: transit).
+func TestInboundDialed(t *testing.T) {
+	cfg := ukConfig()
+	cfg.InboundRules = append(append([]model.InboundRule(nil), cfg.InboundRules...), model.InboundRule{
+		ID: 10, Name: "branch-a", Priority: 50, Enabled: true, Trunk: "tech",
+		Destination: model.Destination{Type: model.DestDialed}})
+	s := NewSnapshot(cfg)
+	tests := []struct {
+		name, trunk, dialed string
+		reject              int
+		kind                TargetKind
+	}{
+		{"extension of this branch", "tech", "2001", 0, TargetExtension},
+		{"external number leaves through our trunks", "tech", "02079460000", 0, TargetTrunk},
+		{"other trunks do not get transit", "primary", "02079460000", 404, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			d := s.Route(Request{FromTrunk: tt.trunk, Dialed: tt.dialed, CallerNumber: "+442071234500", Now: time.Date(2026, 6, 1, 9, 0, 0, 0, time.UTC)})
+			if d.RejectCode != tt.reject {
+				t.Fatalf("reject %d %q, want %d\n%s", d.RejectCode, d.Reason, tt.reject, story(d))
+			}
+			if tt.reject == 0 && (len(d.Targets) == 0 || d.Targets[0].Kind != tt.kind) {
+				t.Fatalf("targets %+v, want first of kind %s\n%s", d.Targets, tt.kind, story(d))
+			}
+		})
 	}
 }
