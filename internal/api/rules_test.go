@@ -65,7 +65,7 @@ func TestRuleErrors(t *testing.T) {
 		{"outbound get missing", "GET", "/api/v1/outbound-rules/99", "", 404, "id", "not found"},
 		{"outbound put missing", "PUT", "/api/v1/outbound-rules/99", out(""), 404, "id", "not found"},
 		{"inbound without destination", "POST", "/api/v1/inbound-rules", `{"name":"r"}`, 400, "destination.type", "required"},
-		{"inbound bad destination", "POST", "/api/v1/inbound-rules", `{"name":"r","destination":{"type":"voicemail"}}`, 400, "destination.type", "must be one of extension, ring_group, external, reject"},
+		{"inbound bad destination", "POST", "/api/v1/inbound-rules", `{"name":"r","destination":{"type":"voicemail"}}`, 400, "destination.type", "must be one of extension, ring_group, external, dialed, reject"},
 		{"inbound bad extension", "POST", "/api/v1/inbound-rules", `{"name":"r","destination":{"type":"extension","target":"sales"}}`, 400, "destination.target", "must be an extension number"},
 		{"inbound reject code", "POST", "/api/v1/inbound-rules", `{"name":"r","destination":{"type":"reject","reject_code":200}}`, 400, "destination.reject_code", "must be between 400 and 699"},
 		{"inbound unknown trunk", "POST", "/api/v1/inbound-rules", in(`,"trunk":"nope"`), 400, "trunk", "no such trunk"},
