@@ -55,6 +55,8 @@ type Options struct {
 	OnChange func(ctx context.Context)
 	// Metrics is served at /metrics without auth when non-nil.
 	Metrics http.Handler
+	// Debug is served at /debug/pprof/ behind the admin token if non-nil.
+	Debug http.Handler
 	// Console is served at / (everything outside /api/ and /metrics) without auth
 	// when non-nil.
 	Console http.Handler
@@ -152,6 +154,16 @@ func (a *API) Handler() http.Handler {
 	root.Handle("/api/", http.HandlerFunc(a.serveAPI))
 	if a.opts.Metrics != nil {
 		root.Handle("/metrics", a.opts.Metrics)
+	}
+	if a.opts.Debug != nil {
+		// Profiles reveal internals: behind the admin token like the API.
+		root.Handle("/debug/pprof/", http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+			if err := a.authenticate(w, r); err != nil {
+				a.writeError(w, r, err)
+				return
+			}
+			a.opts.Debug.ServeHTTP(w, r)
+		}))
 	}
 	if a.opts.Console != nil {
 		root.Handle("/", a.opts.Console)

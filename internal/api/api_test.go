@@ -370,3 +370,15 @@ func TestMounts(t *testing.T) {
 		t.Errorf("GET /metrics without Metrics = %d; want 404", w.Code)
 	}
 }
+
+func TestDebugNeedsToken(t *testing.T) {
+	f := newFixture(t, func(o *Options) {
+		o.Debug = http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) { w.WriteHeader(http.StatusTeapot) })
+	})
+	if w := f.do(t, "GET", "/debug/pprof/", "", "", ""); w.Code != http.StatusUnauthorized {
+		t.Fatalf("without token: %d, want 401", w.Code)
+	}
+	if w := f.do(t, "GET", "/debug/pprof/", testToken, "", ""); w.Code != http.StatusTeapot {
+		t.Fatalf("with token: %d, want the debug handler", w.Code)
+	}
+}

@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 				log.Error("reload after change failed", "error", err)
 			}
 		},
-		Metrics: newMetrics(a), Console: web.Handler(), Log: log.With("component", "api"),
+		Metrics: newMetrics(a), Console: web.Handler(), Debug: pprofHandler(), Log: log.With("component", "api"),
 	})
 	a.http = &http.Server{Handler: apiH.Handler(), ReadHeaderTimeout: 10 * time.Second}
 	ok = true

@@ -2,6 +2,7 @@ package app
 
 import (
 	"net/http"
+	"net/http/pprof"
 
 	"github.com/prometheus/client_golang/prometheus"
 	"github.com/prometheus/client_golang/prometheus/collectors"
@@ -25,4 +26,15 @@ func newMetrics(a *App) http.Handler {
 	counter("trunkline_rtp_packets_relayed_total", "RTP packets forwarded by the relay.", func() float64 { return float64(a.media.Stats().Packets) })
 	counter("trunkline_rtp_dropped_total", "RTP/RTCP packets dropped by latching (wrong source).", func() float64 { return float64(a.media.Stats().Dropped) })
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
+}
+
+// pprofHandler serves net/http/pprof's profiles (the API puts it behind the token).
+func pprofHandler() http.Handler {
+	mux := http.NewServeMux()
+	mux.HandleFunc("/debug/pprof/", pprof.Index)
+	mux.HandleFunc("/debug/pprof/cmdline", pprof.Cmdline)
+	mux.HandleFunc("/debug/pprof/profile", pprof.Profile)
+	mux.HandleFunc("/debug/pprof/symbol", pprof.Symbol)
+	mux.HandleFunc("/debug/pprof/trace", pprof.Trace)
+	return mux
 }
