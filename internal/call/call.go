@@ -89,6 +89,7 @@ type Call struct {
 	trunk      string   // the trunk the call is on (for the CDR and the calls view)
 	trunks     []string // call slots taken (Acquire), released when the call ends
 	exts       []string // extension call counts taken, released when the call ends
+	stopTimers []func() // run when the call ends
 
 	endOnce sync.Once
 }
@@ -122,6 +123,9 @@ func (c *Call) finish(o outcome) {
 		c.state = "ending"
 		start, answered, trunk, slots, callee, exts := c.start, c.answered, c.trunk, c.trunks, c.callee, c.exts
 		c.trunks, c.exts = nil, nil
+		for _, stop := range c.stopTimers {
+			stop()
+		}
 		if o.code == 0 {
 			o.code = c.finalCode
 		}

@@ -228,12 +228,37 @@ func (c *Call) bridge(cli *sipgo.DialogClientSession) {
 	}
 	c.mu.Unlock()
 	c.log.Info("call answered")
+	c.limitDuration()
 	// WriteResponse retransmits the 2xx until the caller's ACK (RFC 3261 §13.3.1.4).
 	if err := c.a.srv.WriteResponse(sdpResponse(c.a.srv.InviteRequest, 200, "OK", answerA)); err != nil {
 		c.log.Warn("caller did not take the answer", "error", err)
 		_ = cli.Bye(ctx)
 		c.finish(outcome{disp: model.DispFailed, by: model.PartyCaller, cause: "no ACK: " + err.Error()})
 	}
+}
+
+// limitDuration hangs the call up after the shortest max_call_seconds of the trunks
+// it uses (toll-fraud and runaway-call protection).
+func (c *Call) limitDuration() {
+	c.mu.Lock()
+	names := append([]string{c.trunk}, c.trunks...)
+	c.mu.Unlock()
+	limit := 0
+	for _, n := range names {
+		if t, ok := c.snap.Trunk(n); ok && t.MaxCallSecs > 0 && (limit == 0 || t.MaxCallSecs < limit) {
+			limit = t.MaxCallSecs
+		}
+	}
+	if limit == 0 {
+		return
+	}
+	timer := time.AfterFunc(time.Duration(limit)*time.Second, func() {
+		c.log.Info("call reached max_call_seconds", "seconds", limit)
+		c.abort(model.PartySystem, "max_call_seconds reached")
+	})
+	c.mu.Lock()
+	c.stopTimers = append(c.stopTimers, func() { timer.Stop() })
+	c.mu.Unlock()
 }
 
 // relayProvisional passes 180/183 to the caller; the first one with SDP sets up

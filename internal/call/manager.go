@@ -130,8 +130,8 @@ func New(cfg Config, deps Deps) *Manager {
 		log:  cfg.Log,
 		// RewriteContact: requests inside a dialog go to the address the peer's
 		// messages came from, not to its Contact, so phones behind NAT work.
-		dgram:   &sipgo.DialogUA{Client: deps.Dgram, ContactHDR: deps.Contact, RewriteContact: true},
-		strm:    &sipgo.DialogUA{Client: deps.Stream, ContactHDR: deps.Contact, RewriteContact: true},
+		dgram:    &sipgo.DialogUA{Client: deps.Dgram, ContactHDR: deps.Contact, RewriteContact: true},
+		strm:     &sipgo.DialogUA{Client: deps.Stream, ContactHDR: deps.Contact, RewriteContact: true},
 		calls:    make(map[string]*Call),
 		dialogs:  make(map[string]*leg),
 		extCalls: make(map[string]int),

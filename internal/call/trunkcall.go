@@ -10,6 +10,7 @@ import (
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
 
+	"github.com/trunkline/trunkline/internal/media"
 	"github.com/trunkline/trunkline/internal/model"
 	"github.com/trunkline/trunkline/internal/routing"
 )
@@ -76,6 +77,14 @@ func (c *Call) trunkBranch(reqA *sip.Request, t routing.Target, tr model.Trunk, 
 		if !slices.Contains(headers, "pai") {
 			headers = append(slices.Clone(headers), "pai")
 		}
+	}
+	if len(tr.Codecs) > 0 {
+		// The trunk's codec list limits the offer (telephone-event always stays).
+		filtered, _, err := media.RewriteSDP(reqA.Body(), c.media.LocalAddr(media.LegB), media.CodecFilter(tr.Codecs), c.b.origin)
+		if err != nil {
+			return branch{}, fmt.Errorf("offer has none of the trunk's codecs %v: %w", tr.Codecs, err)
+		}
+		body = filtered
 	}
 	req := c.newInvite(reqA, ruri, fromURI, display, sip.Uri{Scheme: "sip", User: t.Number, Host: host}, body)
 	if t.Anonymous {

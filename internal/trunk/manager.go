@@ -58,6 +58,30 @@ type entry struct {
 	staticPfx   []netip.Prefix // the address/CIDR ones
 	resolvedPfx []netip.Prefix // Host and named associated_ips, from the runner
 	probeDown   bool
+	// cps is the max_cps token bucket: tokens left and when they were counted.
+	cpsTokens float64
+	cpsAt     time.Time
+}
+
+// takeCPS spends one new-call token of the trunk's max_cps bucket (burst: one
+// second's worth, at least 1). Callers hold e.mu.
+func (e *entry) takeCPS(now time.Time) bool {
+	rate := e.trunk.MaxCPS
+	if rate <= 0 {
+		return true
+	}
+	burst := max(rate, 1)
+	if e.cpsAt.IsZero() {
+		e.cpsTokens = burst
+	} else {
+		e.cpsTokens = min(burst, e.cpsTokens+now.Sub(e.cpsAt).Seconds()*rate)
+	}
+	e.cpsAt = now
+	if e.cpsTokens < 1 {
+		return false
+	}
+	e.cpsTokens--
+	return true
 }
 
 // NewManager returns a Manager for cfg (zero values mean defaults).
@@ -402,15 +426,17 @@ func (m *Manager) MarkDown(name string, d time.Duration, reason string) {
 
 // Acquire counts one more call (inbound or outbound) on the named trunk. It
 // returns false, counting nothing, when the trunk is unknown or disabled or
-// already carries MaxCalls calls. Every true must be paired with Release.
+// already carries MaxCalls calls, or has started MaxCPS calls in the last second.
+// Every true must be paired with Release.
 func (m *Manager) Acquire(name string) bool {
 	e := m.entry(name)
 	if e == nil {
 		return false
 	}
 	ok := false
+	now := m.cfg.Now()
 	m.update(e, func(s *model.TrunkState, e *entry) {
-		if e.trunk.Enabled && (e.trunk.MaxCalls <= 0 || s.ActiveCalls < e.trunk.MaxCalls) {
+		if e.trunk.Enabled && (e.trunk.MaxCalls <= 0 || s.ActiveCalls < e.trunk.MaxCalls) && e.takeCPS(now) {
 			s.ActiveCalls++
 			ok = true
 		}

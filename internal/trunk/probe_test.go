@@ -169,3 +169,30 @@ func TestAcquireRelease(t *testing.T) {
 		t.Fatalf("disabled: %+v, %d OnChange calls", s, calls.Load())
 	}
 }
+
+func TestAcquireMaxCPS(t *testing.T) {
+	t.Parallel()
+	now := time.Date(2026, 1, 1, 0, 0, 0, 0, time.UTC)
+	m := NewManager(Config{Now: func() time.Time { return now }})
+	m.Reconcile([]model.Trunk{{Name: "cps", Kind: model.TrunkIP, Enabled: true, MaxCPS: 2}})
+	steps := []struct {
+		advance time.Duration
+		want    bool
+	}{
+		{0, true}, {0, true}, {0, false}, // a burst of one second's worth
+		{250 * time.Millisecond, false}, // half a token
+		{250 * time.Millisecond, true},  // one token after 0.5 s at 2/s
+		{0, false},
+		{10 * time.Second, true}, {0, true}, {0, false}, // refill capped at the burst
+	}
+	for i, st := range steps {
+		now = now.Add(st.advance)
+		got := m.Acquire("cps")
+		if got != st.want {
+			t.Fatalf("step %d (+%v): Acquire = %v, want %v", i, st.advance, got, st.want)
+		}
+		if got {
+			m.Release("cps") // CPS limits starts, not concurrent calls
+		}
+	}
+}
