@@ -266,7 +266,7 @@ func TestCLITrunks(t *testing.T) {
 		{[]string{"trunk", "add", "dup", "--kind", "ip", "--host", "192.0.2.1", "--did", "+13125550100"}, 1, "",
 			"error: dids: already assigned to another trunk\n"},
 		{[]string{"trunk", "add", "bad", "--kind", "ip", "--associated-ip", "10.0.0.300"}, 1, "",
-			"error: associated_ips[0]: must be an IP address or CIDR\n"},
+			"error: associated_ips[0]: must be an IP address, a CIDR or a host name\n"},
 		{[]string{"trunk", "add", "tw2", "--kind", "register", "--host", "h"}, 1, "", "error: username: required\n"},
 		{[]string{"trunk", "add", "x", "--kind", "ip", "--host", "h", "--did", "12=ab"}, 1, "",
 			"error: dids[0].extension: must contain digits only\n"},

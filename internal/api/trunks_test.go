@@ -72,7 +72,7 @@ func TestTrunkErrors(t *testing.T) {
 		{"ip without address", "POST", "/api/v1/trunks", `{"name":"x","kind":"ip"}`, noRuntime, 400, "host",
 			"required unless associated_ips is set"},
 		{"bad associated ip", "POST", "/api/v1/trunks", `{"name":"x","kind":"ip","associated_ips":["10.0.0.0/8","10.1"]}`,
-			noRuntime, 400, "associated_ips[1]", "must be an IP address or CIDR"},
+			noRuntime, 400, "associated_ips[1]", "must be an IP address, a CIDR or a host name"},
 		{"accept_register short password", "POST", "/api/v1/trunks",
 			`{"name":"x","kind":"accept_register","username":"b","password":"short"}`, noRuntime, 400, "password",
 			"shorter than 8 characters"},

@@ -165,8 +165,13 @@ func validateTrunkTarget(t *Trunk) error {
 		if _, err := netip.ParsePrefix(s); err == nil {
 			continue
 		}
-		if _, err := netip.ParseAddr(s); err != nil {
-			return fieldErr(fmt.Sprintf("associated_ips[%d]", i), "must be an IP address or CIDR")
+		if _, err := netip.ParseAddr(s); err == nil {
+			continue
+		}
+		// A host name is resolved again periodically by the runtime; it must look
+		// like one (a letter somewhere), so a mistyped address is not taken for a name.
+		if !validHost(s) || !strings.ContainsAny(strings.ToLower(s), "abcdefghijklmnopqrstuvwxyz") {
+			return fieldErr(fmt.Sprintf("associated_ips[%d]", i), "must be an IP address, a CIDR or a host name")
 		}
 	}
 	return nil

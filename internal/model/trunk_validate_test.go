@@ -92,13 +92,14 @@ func TestValidateTrunk(t *testing.T) {
 		// ip kind
 		{"ip without host or ips", ipTrunk, func(t *Trunk) { t.Host, t.AssociatedIPs = "", nil }, "host", "required unless associated_ips is set"},
 		{"bad associated ip", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{"10.0.0.1", "10.0.0.300"} },
-			"associated_ips[1]", "must be an IP address or CIDR"},
-		{"associated host name", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{"sip.example.com"} },
-			"associated_ips[0]", "must be an IP address or CIDR"},
+			"associated_ips[1]", "must be an IP address, a CIDR or a host name"},
+		{"associated host name is resolved", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{"sip.example.com"} }, "", ""},
+		{"associated mistyped address is not a name", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{"300.1.2.3"} },
+			"associated_ips[0]", "must be an IP address, a CIDR or a host name"},
 		{"associated bad prefix length", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{"10.0.0.0/33"} },
-			"associated_ips[0]", "must be an IP address or CIDR"},
+			"associated_ips[0]", "must be an IP address, a CIDR or a host name"},
 		{"associated empty", ipTrunk, func(t *Trunk) { t.AssociatedIPs = []string{""} },
-			"associated_ips[0]", "must be an IP address or CIDR"},
+			"associated_ips[0]", "must be an IP address, a CIDR or a host name"},
 
 		// accept_register kind
 		{"accept_register without username", acceptTrunk, func(t *Trunk) { t.Username = "" }, "username", "required"},
