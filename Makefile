@@ -49,9 +49,12 @@ fuzz:
 	done; \
 	if [ $$found = 0 ]; then echo "no fuzz targets found"; fi
 
-# Placeholder until the benchmark suite exists.
+# Load benchmarks against peers (SIPp, Kamailio, rtpengine) plus the Go micro-benchmarks;
+# not part of `make test`. Installs what it needs (apt, as root). ~15 min at the defaults;
+# knobs are environment variables (docs/benchmarks.md): make bench USERS=100000,
+# make bench QUICK=1 (harness check), make bench PHASES="micro p1".
 bench:
-	$(GO) test -run x -bench . -benchmem ./internal/...
+	USERS='$(USERS)' QUICK='$(QUICK)' PHASES='$(PHASES)' bench/run.sh
 
 clean:
 	rm -rf bin

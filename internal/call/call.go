@@ -90,6 +90,7 @@ type Call struct {
 	trunks     []string // call slots taken (Acquire), released when the call ends
 	exts       []string // extension call counts taken, released when the call ends
 	stopTimers []func() // run when the call ends
+	callerBye  bool     // the caller sent BYE before the answer
 
 	endOnce sync.Once
 }
@@ -214,7 +215,9 @@ func (c *Call) hangup(from *leg) {
 	}
 	ctx, cancel := context.WithTimeout(context.WithoutCancel(c.m.context()), 5*time.Second)
 	defer cancel()
-	if err := from.other().d.Bye(ctx); err != nil {
+	if o := from.other(); o == nil || o.d == nil {
+		c.log.Warn("bye with no other leg to end")
+	} else if err := o.d.Bye(ctx); err != nil {
 		c.log.Debug("bye to the other leg failed", "error", err)
 	}
 	c.finish(outcome{disp: model.DispAnswered, by: party, cause: "BYE"})
@@ -240,5 +243,16 @@ func (m *Manager) writeRefusedCDR(req *sip.Request, caller Caller, dialed, direc
 	defer cancel()
 	if err := m.deps.CDRs.InsertCDR(ctx, cdr); err != nil {
 		m.log.Error("cdr write failed", "error", err)
+	}
+}
+
+// byeBeforeAnswer stops ringing after the caller's BYE in an early dialog.
+func (c *Call) byeBeforeAnswer() {
+	c.mu.Lock()
+	c.callerBye = true
+	stop := c.ringCancel
+	c.mu.Unlock()
+	if stop != nil {
+		stop()
 	}
 }

@@ -60,14 +60,27 @@ func (m *Manager) HandleInDialog(req *sip.Request, tx sip.ServerTransaction) err
 		}
 		return nil // ACK of a re-INVITE 2xx we answered ourselves
 	case sip.BYE:
-		if l.d == nil {
-			return &Reject{Code: 481, Reason: "Call/Transaction Does Not Exist"}
+		c.mu.Lock()
+		answered, final := !c.answered.IsZero(), c.finalCode
+		c.mu.Unlock()
+		switch {
+		case answered && l.d != nil && l.other() != nil && l.other().d != nil:
+			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+				c.log.Debug("respond to bye failed", "error", err)
+			}
+			c.hangup(l)
+			return nil
+		case !answered && final == 0 && l.side == media.LegA:
+			// The caller may end an early dialog with BYE (RFC 3261 §15): like a
+			// CANCEL, stop ringing; the INVITE gets 487.
+			if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
+				c.log.Debug("respond to bye failed", "error", err)
+			}
+			c.byeBeforeAnswer()
+			return nil
 		}
-		if err := tx.Respond(sip.NewResponseFromRequest(req, 200, "OK", nil)); err != nil {
-			c.log.Debug("respond to bye failed", "error", err)
-		}
-		c.hangup(l)
-		return nil
+		// The INVITE failed (final non-2xx sent): there is no dialog to end.
+		return &Reject{Code: 481, Reason: "Call/Transaction Does Not Exist"}
 	case sip.INVITE, sip.UPDATE:
 		return c.reoffer(l, req, tx)
 	case sip.REFER:

@@ -298,9 +298,12 @@ func (c *Call) afterTrunkFailure(t model.Trunk, a attempt) {
 // fail answers the caller after every target failed.
 func (c *Call) fail(ringCtx context.Context, last attempt) {
 	c.mu.Lock()
-	forced := c.finalCode
+	forced, bye := c.finalCode, c.callerBye
 	c.mu.Unlock()
 	switch {
+	case bye:
+		c.respondA(487, "Request Terminated", nil)
+		c.finish(outcome{disp: model.DispCancelled, by: model.PartyCaller, cause: "BYE before answer", code: 487})
 	case c.a.srv.Context().Err() != nil:
 		// The caller cancelled; sipgo answered 487 to its INVITE.
 		c.finish(outcome{disp: model.DispCancelled, by: model.PartyCaller, cause: "CANCEL", code: 487})

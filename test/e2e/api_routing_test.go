@@ -49,7 +49,7 @@ func (c *apiClient) createExtensionPerms(t testing.TB, number, password string, 
 func ipTrunk(name, ip string, port int, more map[string]any) map[string]any {
 	body := map[string]any{
 		"name": name, "kind": "ip", "host": ip, "port": port,
-		"associated_ips":  []string{ip + "/32"},
+		"associated_ips":   []string{ip + "/32"},
 		"options_interval": -1,
 	}
 	for k, v := range more {

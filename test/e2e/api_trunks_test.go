@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -15,8 +16,8 @@ import (
 // "international", and without a dial plan every +/00 number is international).
 var allPermissions = []string{"internal", "national", "mobile", "international", "emergency"}
 
-// createExtensionPerms creates an extension with the given call permissions (201 expected).
-func (c *apiClient) createExtensionPerms(t testing.TB, number, password, name string, perms []string) {
+// tkCreateExtension creates an extension with the given call permissions (201 expected).
+func (c *apiClient) tkCreateExtension(t testing.TB, number, password, name string, perms []string) {
 	t.Helper()
 	body := map[string]any{"number": number, "password": password, "name": name, "permissions": perms}
 	code, data, err := c.do("POST", "/api/v1/extensions", body)
@@ -28,8 +29,8 @@ func (c *apiClient) createExtensionPerms(t testing.TB, number, password, name st
 	}
 }
 
-// createTrunk creates a trunk (POST /api/v1/trunks) and expects 201.
-func (c *apiClient) createTrunk(t testing.TB, body map[string]any) {
+// tkCreateTrunk creates a trunk (POST /api/v1/trunks) and expects 201.
+func (c *apiClient) tkCreateTrunk(t testing.TB, body map[string]any) {
 	t.Helper()
 	code, data, err := c.do("POST", "/api/v1/trunks", body)
 	if err != nil {
@@ -40,8 +41,8 @@ func (c *apiClient) createTrunk(t testing.TB, body map[string]any) {
 	}
 }
 
-// putTrunk replaces a trunk (PUT /api/v1/trunks/{name}) and expects 200.
-func (c *apiClient) putTrunk(t testing.TB, name string, body map[string]any) {
+// tkPutTrunk replaces a trunk (PUT /api/v1/trunks/{name}) and expects 200.
+func (c *apiClient) tkPutTrunk(t testing.TB, name string, body map[string]any) {
 	t.Helper()
 	code, data, err := c.do("PUT", "/api/v1/trunks/"+name, body)
 	if err != nil {
@@ -60,8 +61,8 @@ func mustJSON(v any) string {
 	return string(data)
 }
 
-// trunkState is GET /api/v1/trunks/{name}/status.
-type trunkState struct {
+// tkState is GET /api/v1/trunks/{name}/status.
+type tkState struct {
 	Name            string     `json:"name"`
 	Registration    string     `json:"registration"`
 	Reachability    string     `json:"reachability"`
@@ -76,15 +77,15 @@ type trunkState struct {
 	Raw string `json:"-"`
 }
 
-// trunkStatus reads the live state of a trunk; code is the HTTP status (503 while the
+// tkStatus reads the live state of a trunk; code is the HTTP status (503 while the
 // runtime has not loaded the trunk yet).
-func (c *apiClient) trunkStatus(t testing.TB, name string) (trunkState, int) {
+func (c *apiClient) tkStatus(t testing.TB, name string) (tkState, int) {
 	t.Helper()
 	code, data, err := c.do("GET", "/api/v1/trunks/"+name+"/status", nil)
 	if err != nil {
 		t.Fatalf("GET /api/v1/trunks/%s/status: %v", name, err)
 	}
-	var st trunkState
+	var st tkState
 	st.Raw = strings.TrimSpace(string(data))
 	if code == http.StatusOK {
 		if err := json.Unmarshal(data, &st); err != nil {
@@ -94,15 +95,15 @@ func (c *apiClient) trunkStatus(t testing.TB, name string) (trunkState, int) {
 	return st, code
 }
 
-// waitTrunk polls the status of a trunk every 100 ms until ok accepts it and returns
+// tkWaitTrunk polls the status of a trunk every 100 ms until ok accepts it and returns
 // that state. After within it fails the test with what was expected and every distinct
 // state seen. within bounds a state that never comes; the caller says why it is enough.
-func (c *apiClient) waitTrunk(t testing.TB, name, want string, within time.Duration, ok func(trunkState) bool) trunkState {
+func (c *apiClient) tkWaitTrunk(t testing.TB, name, want string, within time.Duration, ok func(tkState) bool) tkState {
 	t.Helper()
 	start := time.Now()
 	var seen []string
 	for {
-		st, code := c.trunkStatus(t, name)
+		st, code := c.tkStatus(t, name)
 		entry := fmt.Sprintf("%d %s", code, st.Raw)
 		if len(seen) == 0 || !strings.HasSuffix(seen[len(seen)-1], entry) {
 			seen = append(seen, fmt.Sprintf("+%.1fs: %s", time.Since(start).Seconds(), entry))
@@ -127,4 +128,14 @@ func trunkOfCDR(c cdr) string {
 	var x cdrExtra
 	_ = json.Unmarshal(c.Raw, &x)
 	return x.Trunk
+}
+
+// readTextFile returns a file's content (a log) or fails the test.
+func readTextFile(t testing.TB, path string) string {
+	t.Helper()
+	data, err := os.ReadFile(path)
+	if err != nil {
+		t.Fatalf("read %s: %v", path, err)
+	}
+	return string(data)
 }

@@ -169,6 +169,25 @@ func TestCallCancel(t *testing.T) {
 	checkCDR(t, c, cdrWant{Caller: "1001", Callee: "1002", Disposition: "cancelled", HangupBy: "caller", SIPCode: 487})
 }
 
+// TestCallerEarlyBye: the caller ends the early dialog (after 180) with BYE instead of
+// CANCEL: it gets 200 for the BYE and 487 for the INVITE, the callee gets a CANCEL, and the
+// CDR says cancelled by the caller.
+func TestCallerEarlyBye(t *testing.T) {
+	t.Parallel()
+	requirePeer(t, "sipp")
+	inst := newPBX(t)
+	uas := calleeUAS(t, inst, "uas_noanswer.xml", 0)
+
+	run := caller(inst, "uac_early_bye.xml", "1002", time.Second)
+	res := runSIPp(t, run)
+	expectCalls(t, res, 1, "caller 1001: 407, INVITE, 180, BYE, 200 (BYE), exactly 487 (INVITE)")
+	ures := uas.Wait(20 * time.Second)
+	expectCalls(t, ures, 1, "callee 1002: INVITE, 180, then CANCEL from Trunkline, 487, ACK")
+
+	c := inst.API.cdrByCallID(t, run.CallIDOf(1))
+	checkCDR(t, c, cdrWant{Caller: "1001", Callee: "1002", Disposition: "cancelled", HangupBy: "caller", SIPCode: 487})
+}
+
 // TestCalleeBye: the callee hangs up; the caller gets a BYE; CDR answered, hung up by
 // the callee.
 func TestCalleeBye(t *testing.T) {

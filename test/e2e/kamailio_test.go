@@ -1,7 +1,6 @@
 package e2e
 
 import (
-	"errors"
 	"fmt"
 	"net"
 	"os"
@@ -154,7 +153,7 @@ func (k *kamailio) Start() {
 			t.Fatalf("kamailio exited during start-up (%v); expected it to listen on udp %s", k.err, k.Addr())
 		default:
 		}
-		if listeningOn("udp", k.IP, k.Port) {
+		if boundOn("udp", k.IP, k.Port) {
 			if _, err := os.Stat(k.ctl); err == nil {
 				if _, err := k.kamcmd("core.version"); err == nil {
 					return
@@ -224,10 +223,10 @@ func (k *kamailio) Kill9() {
 // waitPortFree waits until no process (a worker of the killed group) holds the UDP port.
 func (k *kamailio) waitPortFree() {
 	deadline := time.Now().Add(5 * time.Second)
-	for listeningOn("udp", k.IP, k.Port) && time.Now().Before(deadline) {
+	for boundOn("udp", k.IP, k.Port) && time.Now().Before(deadline) {
 		time.Sleep(20 * time.Millisecond)
 	}
-	if listeningOn("udp", k.IP, k.Port) {
+	if boundOn("udp", k.IP, k.Port) {
 		k.t.Errorf("udp %s still bound 5 s after kamailio exited", k.Addr())
 	}
 }
@@ -284,11 +283,13 @@ type kamRegister struct {
 	Source      string
 	At          time.Time
 	Credentials string // the Authorization header, "none" if absent
+	Txn         string // "CSeq Call-ID" from the log prefix: a retransmission has the same
 	Line        string
 }
 
 var (
 	reRegReceived = regexp.MustCompile(`REGISTER received user=(\S*) expires=(\S*) contact=(.*?) from (\S+) at (\d+)\.(\d+) credentials: (.*)$`)
+	reLogPrefix   = regexp.MustCompile(`\{1 (\d+ [A-Z]+) (\S+)\}`) // log_prefix "{$mt $hdr(CSeq) $ci}"
 	reRegOK       = regexp.MustCompile(`REGISTER ok user=(\S*) contact=(.*?) expires=(\S*) from (\S+) \(\w+\) at (\d+)\.(\d+)$`)
 )
 
@@ -298,31 +299,56 @@ func tvTime(sec, usec string) time.Time {
 	return time.Unix(s, u*1000)
 }
 
-// registers returns every REGISTER the provider received for user ("" = any user), in
-// order, challenged ones and un-REGISTERs included.
+// txnOf is "CSeq Call-ID" of a log line (its log prefix), "" if it has none.
+func txnOf(line string) string {
+	if m := reLogPrefix.FindStringSubmatch(line); m != nil {
+		return m[1] + " " + m[2]
+	}
+	return ""
+}
+
+// dedupTxn drops log lines of retransmissions (same CSeq and Call-ID as an earlier line).
+func dedupTxn(lines []string) []string {
+	seen := map[string]bool{}
+	var out []string
+	for _, line := range lines {
+		if tx := txnOf(line); tx != "" {
+			if seen[tx] {
+				continue
+			}
+			seen[tx] = true
+		}
+		out = append(out, line)
+	}
+	return out
+}
+
+// registers returns every REGISTER request the provider received for user ("" = any
+// user), in order, challenged ones and un-REGISTERs included, retransmissions dropped.
 func (k *kamailio) registers(user string) []kamRegister {
 	var out []kamRegister
-	for _, line := range strings.Split(k.logText(), "\n") {
+	for _, line := range dedupTxn(k.logLines("REGISTER received")) {
 		m := reRegReceived.FindStringSubmatch(line)
 		if m == nil || (user != "" && m[1] != user) {
 			continue
 		}
 		out = append(out, kamRegister{User: m[1], Expires: m[2], Contact: m[3], Source: m[4],
-			At: tvTime(m[5], m[6]), Credentials: m[7], Line: line})
+			At: tvTime(m[5], m[6]), Credentials: m[7], Txn: txnOf(line), Line: line})
 	}
 	return out
 }
 
-// registersOK returns the REGISTERs of user the provider accepted (binding saved).
+// registersOK returns the REGISTERs of user the provider accepted (binding saved),
+// retransmissions dropped.
 func (k *kamailio) registersOK(user string) []kamRegister {
 	var out []kamRegister
-	for _, line := range strings.Split(k.logText(), "\n") {
+	for _, line := range dedupTxn(k.logLines("REGISTER ok")) {
 		m := reRegOK.FindStringSubmatch(line)
 		if m == nil || (user != "" && m[1] != user) {
 			continue
 		}
 		out = append(out, kamRegister{User: m[1], Contact: m[2], Expires: m[3], Source: m[4],
-			At: tvTime(m[5], m[6]), Line: line})
+			At: tvTime(m[5], m[6]), Txn: txnOf(line), Line: line})
 	}
 	return out
 }
@@ -404,9 +430,9 @@ func freePortOn(t testing.TB, ip string, tcp bool) int {
 	return 0
 }
 
-// listeningOn is listening() for any IPv4 address: some process has bound ip:port (UDP)
+// boundOn is listening() for any IPv4 address: some process has bound ip:port (UDP)
 // or listens on it (TCP), or on the wildcard address.
-func listeningOn(proto, ip string, port int) bool {
+func boundOn(proto, ip string, port int) bool {
 	file := "/proc/net/udp"
 	if proto == "tcp" {
 		file = "/proc/net/tcp"
@@ -497,7 +523,7 @@ func startSIPpOnProc(t testing.TB, ip string, s *sippRun, background bool) *sipp
 			proto = "tcp"
 		}
 		deadline := time.Now().Add(10 * time.Second)
-		for !listeningOn(proto, ip, s.Port) {
+		for !boundOn(proto, ip, s.Port) {
 			select {
 			case <-p.done:
 				p.finish()
@@ -513,16 +539,4 @@ func startSIPpOnProc(t testing.TB, ip string, s *sippRun, background bool) *sipp
 		}
 	}
 	return p
-}
-
-// errorsOf is for messages: the error a helper returned, or "".
-func errorsOf(err error) string {
-	var ee *exec.ExitError
-	if errors.As(err, &ee) {
-		return fmt.Sprintf(" (exit code %d)", ee.ExitCode())
-	}
-	if err != nil {
-		return " (" + err.Error() + ")"
-	}
-	return ""
 }

@@ -1,6 +1,8 @@
 package e2e
 
 import (
+	"bytes"
+	"encoding/json"
 	"fmt"
 	"os"
 	"regexp"
@@ -229,6 +231,15 @@ func describeInvites(msgs []tracedMsg) string {
 		fmt.Fprintf(&b, "\n  %s %s (To: %s)", m.At.Format("15:04:05.000000"), m.First, strings.Join(m.Get("to"), ""))
 	}
 	return b.String()
+}
+
+// compactJSON squeezes JSON (or "code body" text) onto one line for logs.
+func compactJSON(b []byte) string {
+	var out bytes.Buffer
+	if i := bytes.IndexByte(b, '{'); i >= 0 && json.Compact(&out, b[i:]) == nil {
+		return string(b[:i]) + out.String()
+	}
+	return string(b)
 }
 
 // ms formats a duration in milliseconds with a fraction.
