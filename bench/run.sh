@@ -113,6 +113,7 @@ tl_metric() { curl -fsS "$TL_HTTP/metrics" | awk -v m="$1" '$1==m{print $2}'; }
 tl_profile() {  # tl_profile SECONDS OUT: CPU profile from the running Trunkline (/debug/pprof, token)
   curl -fsS -H "Authorization: Bearer $TL_TOKEN" -o "$2.pb.gz" "$TL_HTTP/debug/pprof/profile?seconds=$1" \
     && go tool pprof -top -nodecount=30 "$BENCH_ROOT/.bin/trunkline" "$2.pb.gz" > "$2.top.txt" 2>/dev/null \
+    && go tool pprof -top -cum -nodecount=60 "$BENCH_ROOT/.bin/trunkline" "$2.pb.gz" > "$2.cum.txt" 2>/dev/null \
     && log "profile: $2.top.txt"
 }
 
@@ -230,9 +231,9 @@ if has_phase p1; then
     fig P1 "ratio reg per CPU-s trunkline/kamailio" "$(calc "$3 / $2" 2)x" \
         "at $1 reg/s (highest step both passed): trunkline $2, kamailio $3 CPU-s per 1k; target >= 1.0x"
     # profile Trunkline at that rate
-    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p1" ) &
+    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p1" ) & prof=$!
     reg_step trunkline p1-tl-profile "$TL_IP:$TL_SIP_PORT" "$1" $(( $1 * STEP_S )) $TL_PID
-    wait
+    wait $prof || true
   fi
   kam_stop
 fi
@@ -254,7 +255,7 @@ call_step() {
   c1=$(cpu_ticks "$@")
   uas_stop "$tag-uas"
   CPU_S=$(ticks_s $((c1 - c0)))
-  eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" | sed 's/ / S_/g')"
+  eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" "$(calc "$hold / 1000" 3)" | sed 's/ / S_/g')"
   log "$sut $tag: $rate cps x $count over $procs procs: ok $S_ok failed $S_failed retrans $S_retrans unexp $S_unexpected rate $S_rate p50 $S_p50 p99 $S_p99 cpu ${CPU_S}s"
 }
 
@@ -299,9 +300,9 @@ if has_phase p2; then
     call_step direct p2-direct-$pick "$UAS_IP:$UAS_T_PORT" "$UAS_T_PORT" "$pick" $(( pick * STEP_S )) "$HOLD_MS" $$
     fig P2 "trunkline INVITE->200 p50/p99 at $pick cps (~half max)" "$1 / $2 ms" \
         "direct SIPp->SIPp at the same rate: $S_p50 / $S_p99 ms (SIPp resolution 1 ms); target p99 added < 10 ms"
-    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p2" ) &
+    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p2" ) & prof=$!
     call_step trunkline p2-tl-profile "$TL_IP:$TL_SIP_PORT" "$UAS_T_PORT" "$t_max" $(( t_max * STEP_S )) "$HOLD_MS" $TL_PID
-    wait
+    wait $prof || true
   fi
 fi
 
@@ -313,7 +314,7 @@ if has_phase p5; then
   hold=$(( (P5_CALLS / P5_RATE + 10) * 1000 ))
   uas_start p5-uas $UAS_IP "$UAS_T_PORT" uas.xml
   ( uac_multi p5/sipp "$TL_IP:$TL_SIP_PORT" uac.xml "$(procs_for_cps $P5_RATE)" "$P5_RATE" "$P5_CALLS" \
-      $(( hold / 1000 + P5_CALLS / P5_RATE + 30 )) -s +4930555 -d "$hold" || true ) &
+      $(( hold / 1000 + P5_CALLS / P5_RATE + 30 )) -s +4930555 -d "$hold" || true ) & p5job=$!
   up=0; peak=0; act=0
   for ((t = 0; t < P5_CALLS / P5_RATE + 9; t++)); do
     sleep 1
@@ -322,7 +323,7 @@ if has_phase p5; then
     [ "${act%.*}" -ge "$P5_CALLS" ] && { up=1; sleep 1; r=$(rss_kb $TL_PID); [ "$r" -gt "$peak" ] && peak=$r; break; }
   done
   gr=$(tl_metric go_goroutines || echo "?")
-  wait
+  wait $p5job || true
   uas_stop p5-uas
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/p5/sipp" | sed 's/ / S_/g')"
   fig P5 "trunkline RSS per 1k concurrent relayed calls" "$(calc "($peak - $rss0) / ($P5_CALLS / 1000)" 0) KB" \
@@ -337,14 +338,14 @@ p3_run() {  # p3_run SUT TAG TARGET UASPORT PIDS...  -> CPU_S, sets S_*
   local ramp=$(( P3_CALLS / rate + 1 ))
   uas_start "$tag-uas" $UAS_IP "$uport" uas.xml -rtp_echo -mi $UAS_IP -mp $(free_port $UAS_IP)
   local snmp0 c0 c1
-  snmp0=$(awk '/^Udp:/{getline; print $3+$4, $6}' /proc/net/snmp)
+  snmp0=$(awk '/^Udp:/{getline; print $6}' /proc/net/snmp)
   c0=$(cpu_ticks "$@")
   uac_multi "$tag/sipp" "$target" uac_rtp.xml "$(procs_for_cps $rate)" "$rate" "$P3_CALLS" \
     $(( ramp + P3_HOLD_S + 40 )) -s +4930555 -d $(( P3_HOLD_S * 1000 )) -mi $UAC_NET.1 || true
   c1=$(cpu_ticks "$@")
   uas_stop "$tag-uas"
   CPU_S=$(ticks_s $((c1 - c0)))
-  UDP_ERR=$(awk -v b="$snmp0" '/^Udp:/{getline; split(b,x," "); print ($3+$4)-x[1]}' /proc/net/snmp)
+  UDP_ERR=$(awk -v b="$snmp0" '/^Udp:/{getline; print $6-b}' /proc/net/snmp)   # RcvbufErrors, machine-wide
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" | sed 's/ / S_/g')"
 }
 if has_phase p3; then
@@ -361,23 +362,25 @@ if has_phase p3; then
       "$pk packets in ${CPU_S} CPU-s (whole process, signalling included), calls ok $S_ok failed $S_failed"
   fig P3 "trunkline CPU-s per 1M packets" "$(calc "$CPU_S * 1000000 / $pk" 1)" ""
   fig P3 "trunkline RTP loss (echo loop, CDR counters)" "$loss %" \
-      "caller->callee $fwd, callee->caller $back over $ncdr CDRs; latching drops $(calc "$d1 - $d0" 0); kernel UDP rcvbuf/in errors during the run $UDP_ERR; target < 0.01 %"
+      "caller->callee $fwd, callee->caller $back over $ncdr CDRs; latching drops $(calc "$d1 - $d0" 0); kernel UDP RcvbufErrors (machine-wide) during the run $UDP_ERR; target < 0.01 %"
   TL_PPS=$(calc "$pk / $CPU_S" 0)
   if command -v rtpengine >/dev/null; then
     RTPE_DIR=$RUN/rtpengine; mkdir -p "$RTPE_DIR"
-    ng=$(free_port $RTPE_IP); cli=$(free_port $RTPE_IP)
-    rtpengine --table=-1 --interface=$RTPE_IP --listen-ng=$RTPE_IP:$ng --listen-cli=$RTPE_IP:$cli \
+    ng=$(free_port $RTPE_IP); hp=$(free_port $RTPE_IP)
+    rtpengine --table=-1 --interface=$RTPE_IP --listen-ng=$RTPE_IP:$ng --listen-http=$RTPE_IP:$hp \
       --port-min=46000 --port-max=49999 --foreground --log-stderr --log-level=4 --num-threads=2 \
       --delete-delay=0 --pidfile="$RTPE_DIR/pid" > "$RTPE_DIR/log" 2>&1 < /dev/null &
     RTPE_PID=$!; BENCH_PIDS+=($RTPE_PID); sleep 1
+    rtpe_pk() { curl -fsS "http://$RTPE_IP:$hp/metrics" | awk '/^rtpengine_packets_total\{type="userspace"\}/{print $2}'; }
     if kill -0 $RTPE_PID 2>/dev/null; then
       kam_proxy "$RUN/kam-rtpe" -A WITH_RTPENGINE -A "RTPENGINE_SOCK=\"udp:$RTPE_IP:$ng\""
-      rp0=$(rtpengine-ctl -ip $RTPE_IP -port $cli list totals 2>/dev/null | tee "$RTPE_DIR/totals0" | awk -F: '/[Pp]ackets/{gsub(/ /,"",$2); print $2; exit}')
+      rp0=$(rtpe_pk || echo 0)
       p3_run rtpengine p3-rtpe "$KAM_IP:$KAM_PORT" "$UAS_K_PORT" $RTPE_PID
-      rtpengine-ctl -ip $RTPE_IP -port $cli list totals > "$RTPE_DIR/totals1" 2>&1 || true
+      rp1=$(rtpe_pk || echo 0)
+      curl -fsS "http://$RTPE_IP:$hp/metrics" > "$RTPE_DIR/metrics.txt" 2>&1 || true
       kcpu=$CPU_S
-      # packets: the same offered load; rtpengine's own totals are kept in raw/rtpengine/totals*
-      rpk=$(python3 "$BENCH_ROOT/tools/rtpe_totals.py" "$RTPE_DIR/totals0" "$RTPE_DIR/totals1" || echo 0)
+      # packets: rtpengine's own counter (rtpengine_packets_total, userspace) from --listen-http /metrics
+      rpk=$(calc "$rp1 - $rp0" 0)
       if [ "${rpk:-0}" -gt 0 ]; then
         fig P3 "rtpengine (userspace) packets relayed per CPU-s" "$(calc "$rpk / $kcpu" 0)" \
             "$rpk packets in $kcpu CPU-s (rtpengine process only), calls ok $S_ok failed $S_failed, kernel UDP errors $UDP_ERR"

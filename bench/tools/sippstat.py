@@ -1,7 +1,8 @@
 #!/usr/bin/env python3
 """Summarise the SIPp outputs of one uac_multi run (bench/lib.sh).
 
-usage: sippstat.py DIR   (DIR/1, DIR/2, ... each hold stat.csv and *_rtt.csv of one SIPp)
+usage: sippstat.py DIR [HOLD_S]   (DIR/1, DIR/2, ... each hold stat.csv and *_rtt.csv of one SIPp)
+rate = successful calls / (longest elapsed time - HOLD_S), HOLD_S being the call length.
 prints one line of shell assignments: ok= failed= retrans= unexpected= elapsed= rate=
 p50= p99= max= (response times in ms: RTD 1 = INVITE->200 / REGISTER->200)
 """
@@ -26,6 +27,7 @@ def num(d, key):
 
 def main():
     top = sys.argv[1]
+    hold = float(sys.argv[2]) if len(sys.argv) > 2 else 0.0
     ok = failed = retr = unexp = 0
     elapsed = 0.0
     rtts = []
@@ -70,7 +72,8 @@ def main():
         i = min(len(rtts) - 1, max(0, int(round(q * len(rtts) + 0.5)) - 1))
         return rtts[i]
 
-    rate = ok / elapsed if elapsed > 0 else 0
+    span = elapsed - hold
+    rate = ok / span if span > 0 else 0
     print(
         f"procs={procs} ok={int(ok)} failed={int(failed)} retrans={int(retr)} unexpected={int(unexp)} "
         f"elapsed={elapsed:.1f} rate={rate:.0f} p50={pct(0.50):.2f} p99={pct(0.99):.2f} "

@@ -155,21 +155,25 @@ func TestTrunkReRegisterAfterProviderRestart(t *testing.T) {
 	contact := trunkContact(inst, "itsp")
 
 	k.Kill9()
+	killed := time.Now()
 	// The provider granted 10 s: the refresh is due 8.5 s after the last 200 at the latest
 	// and a REGISTER without answer fails after the 8 s request timeout (docs/trunks.md),
 	// so the trunk leaves "registered" within about 17 s; 30 s bounds it.
 	st := inst.API.tkWaitTrunk(t, "itsp", `registration to leave "registered" after the provider died`, 30*time.Second,
 		func(st tkState) bool { return st.Registration != "registered" })
+	t.Logf("trunk left \"registered\" %v after the provider was killed: %s", time.Since(killed).Round(time.Millisecond), st.Raw)
 	if st.Registration != "failed" || st.NextAttempt == nil || st.LastError == "" {
 		t.Errorf("after a refresh without answer: expected registration \"failed\" with next_attempt and last_error set, got %s", st.Raw)
 	}
 
 	k.Start()
+	restarted := time.Now()
 	// Back-off after network errors: 2 s doubling (jittered down to 3/4). The provider was
 	// down for one or two failed attempts, so the next try is due within 4-8 s, and an
 	// attempt already under way still reaches the new provider with its retransmissions
 	// (8 s request timeout): registered again within about 16 s; 40 s bounds it.
-	inst.API.tkWaitTrunk(t, "itsp", `registration "registered" again after the provider restarted`, 40*time.Second, isRegistered)
+	st = inst.API.tkWaitTrunk(t, "itsp", `registration "registered" again after the provider restarted`, 40*time.Second, isRegistered)
+	t.Logf("registered again %v after the provider restarted: %s", time.Since(restarted).Round(time.Millisecond), st.Raw)
 	if exp, ok, dump := bindingOf(k, "pbx1", contact); !ok || exp <= 0 {
 		t.Errorf("restarted provider's location of pbx1: expected a live binding of %s, got (found %v, expires %d):\n%s", contact, ok, exp, dump)
 	}
