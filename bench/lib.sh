@@ -57,26 +57,28 @@ rss_kb() { awk '/^VmRSS:/{print $2}' /proc/$1/status 2>/dev/null || echo 0; }
 # so for Kamailio prefer kamcmd core.shmmem; see docs/benchmarks.md)
 rss_sum() { local s=0 p; for p in "$@"; do s=$((s + $(rss_kb $p))); done; echo $s; }
 
-machine_state() {
-  local other
-  other=$(ps -eo pid,comm,args --no-headers | grep -E 'sipp|kamailio|trunkline|rtpengine|go test|\.test ' \
-          | grep -v -E "grep|$$" | grep -v -F "$BENCH_ROOT" | wc -l)
-  echo "load=$(cut -d' ' -f1-3 /proc/loadavg) other_sip_or_test_procs=$other"
+other_procs() {   # sipp/kamailio/trunkline/rtpengine/go test processes that are not ours
+  ps -eo pid,ppid,args --no-headers | grep -E 'sipp|kamailio|trunkline|rtpengine|go test|\.test ' \
+    | grep -v -E 'grep' | grep -v -F "$BENCH_ROOT" | wc -l
 }
+machine_state() { echo "load=$(cut -d' ' -f1-3 /proc/loadavg) other_sip_or_test_procs=$(other_procs)"; }
 
-# wait_idle MAXSEC: wait until the 1-min load < IDLE_LOAD (default 0.3) or MAXSEC passed
+# wait_idle MAXSEC: wait until the 1-min load < IDLE_LOAD (default 0.3) and no other
+# SIP/test processes run, or MAXSEC passed
 wait_idle() {
   local max=$1 i
   for ((i = 0; i < max; i += 5)); do
-    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="${IDLE_LOAD:-0.3}" 'BEGIN{exit !(l < m)}' && return 0
+    awk -v l="$(cut -d' ' -f1 /proc/loadavg)" -v m="${IDLE_LOAD:-0.3}" 'BEGIN{exit !(l < m)}' \
+      && [ "$(other_procs)" = 0 ] && return 0
     sleep 5
   done
   return 1
 }
 
-stop_pid() {   # stop_pid PID [SIGNAL]: TERM, then KILL after 5 s
+stop_pid() {   # stop_pid PID [SIGNAL]: TERM, then KILL after 5 s; only our own children
   local p=$1 sig=${2:-TERM} i
   kill -0 "$p" 2>/dev/null || return 0
+  [ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = "$$" ] || return 0   # exited, pid reused
   kill -"$sig" "$p" 2>/dev/null || true
   for i in $(seq 50); do kill -0 "$p" 2>/dev/null || return 0; sleep 0.1; done
   kill -KILL "$p" 2>/dev/null || true
@@ -153,7 +155,13 @@ uas_start() {
   sleep 0.3
   kill -0 ${UAS_PIDS[$name]} 2>/dev/null || { cat "$d/stdout"; die "UAS $name did not start"; }
 }
-uas_stop() { local p=${UAS_PIDS[$1]:-}; [ -n "$p" ] && { kill -USR1 $p 2>/dev/null; stop_pid $p; }; UAS_PIDS[$1]=; }
+uas_stop() {   # SIGUSR1 makes SIPp write its final screen, then stop_pid
+  local p=${UAS_PIDS[$1]:-}
+  if [ -n "$p" ] && [ "$(ps -o ppid= -p "$p" 2>/dev/null | tr -d ' ')" = "$$" ]; then
+    kill -USR1 "$p" 2>/dev/null || true; stop_pid "$p"
+  fi
+  UAS_PIDS[$1]=
+}
 
 # uac_multi TAG TARGET SCENARIO PROCS RATE COUNT TIMEOUT_S [extra sipp args]
 # PROCS SIPp processes, process k on 127.0.11.k, each at RATE/PROCS calls/s and COUNT/PROCS
