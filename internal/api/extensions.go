@@ -70,6 +70,16 @@ func (a *API) createExtension(w http.ResponseWriter, r *http.Request) error {
 	if err := model.ValidateExtension(&e, true); err != nil {
 		return err
 	}
+	trunks, err := a.opts.Store.ListTrunks(r.Context())
+	if err != nil {
+		return err
+	}
+	for _, t := range trunks {
+		if t.Kind == model.TrunkAcceptRegister && t.Username == e.Number {
+			return &Error{Status: http.StatusConflict, Message: "trunk " + t.Name + " issues this user name",
+				Field: "number", Reason: "used by accept_register trunk " + t.Name}
+		}
+	}
 	if err := a.opts.Store.CreateExtension(r.Context(), &e); err != nil {
 		if errors.Is(err, store.ErrConflict) {
 			return &Error{Status: http.StatusConflict, Message: "extension " + e.Number + " already exists",

@@ -143,6 +143,9 @@ func (a *API) createTrunk(w http.ResponseWriter, r *http.Request) error {
 	if err := model.ValidateTrunk(&t); err != nil {
 		return err
 	}
+	if err := a.accountFree(r.Context(), t); err != nil {
+		return err
+	}
 	if err := a.opts.Store.CreateTrunk(r.Context(), &t); errors.Is(err, store.ErrConflict) {
 		return a.trunkConflict(r.Context(), &t, true)
 	} else if err != nil {
@@ -193,6 +196,9 @@ func (a *API) updateTrunk(w http.ResponseWriter, r *http.Request) error {
 	}
 	t.Defaults()
 	if err := model.ValidateTrunk(&t); err != nil {
+		return err
+	}
+	if err := a.accountFree(r.Context(), t); err != nil {
 		return err
 	}
 	switch err := a.opts.Store.UpdateTrunk(r.Context(), &t); {
@@ -283,3 +289,18 @@ func (a *API) trunkConflict(ctx context.Context, t *model.Trunk, create bool) er
 // sameDID reports whether two DIDs are the same number: they compare without
 // their leading "+", as the store and routing do.
 func sameDID(a, b string) bool { return strings.TrimPrefix(a, "+") == strings.TrimPrefix(b, "+") }
+
+// accountFree refuses an accept_register trunk whose user name is an extension's
+// number: both authenticate as the same digest user, and only one can win.
+func (a *API) accountFree(ctx context.Context, t model.Trunk) error {
+	if t.Kind != model.TrunkAcceptRegister {
+		return nil
+	}
+	if _, err := a.opts.Store.GetExtension(ctx, t.Username); err == nil {
+		return &Error{Status: http.StatusConflict, Message: "extension " + t.Username + " already uses this name",
+			Field: "username", Reason: "an extension has this number"}
+	} else if !errors.Is(err, store.ErrNotFound) {
+		return err
+	}
+	return nil
+}

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"net/http"
 	"os"
 	"reflect"
 	"slices"
@@ -395,5 +396,25 @@ func TestConfigurationDocExamples(t *testing.T) {
 	}
 	if n != 3 {
 		t.Fatalf("found %d curl examples in docs/configuration.md; want 3", n)
+	}
+}
+
+// TestAccountNameClash: an accept_register trunk and an extension must not share a
+// digest user name, whichever is created first.
+func TestAccountNameClash(t *testing.T) {
+	f := newFixture(t) // has extension 1001
+	w := f.do(t, "POST", "/api/v1/trunks", testToken, "",
+		`{"name":"gw","kind":"accept_register","username":"1001","password":"gwsecret1"}`)
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `"field":"username"`) {
+		t.Fatalf("trunk named like an extension: %d %s, want 409 on username", w.Code, w.Body)
+	}
+	w = f.do(t, "POST", "/api/v1/trunks", testToken, "",
+		`{"name":"gw","kind":"accept_register","username":"2001","password":"gwsecret1"}`)
+	if w.Code != http.StatusCreated {
+		t.Fatalf("create gw: %d %s", w.Code, w.Body)
+	}
+	w = f.do(t, "POST", "/api/v1/extensions", testToken, "", `{"number":"2001","password":"secret2001"}`)
+	if w.Code != http.StatusConflict || !strings.Contains(w.Body.String(), `"field":"number"`) {
+		t.Fatalf("extension named like a trunk user: %d %s, want 409 on number", w.Code, w.Body)
 	}
 }
