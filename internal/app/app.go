@@ -43,6 +43,9 @@ type App struct {
 	media *media.Manager
 	loc   *sipedge.Location
 	trunk *trunk.Manager
+	// metrics fed by callbacks
+	trunkEvents *trunkEvents
+	cdrCount    *cdrCounter
 	http  *http.Server
 	httpL net.Listener
 }
@@ -113,13 +116,15 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	reg := sipedge.NewRegistrar(sipedge.RegistrarConfig{}, auth, accounts, a.loc, bans, log.With("component", "registrar"))
 	dgram, stream := a.edge.Clients()
 	contact := a.edge.Contact()
+	a.trunkEvents = newTrunkEvents()
+	a.cdrCount = newCDRCounter(st)
 	a.trunk = trunk.NewManager(trunk.Config{Client: dgram, StreamClient: stream,
 		ContactHost: contact.Address.Host, ContactPort: contact.Address.Port,
-		Log: log.With("component", "trunk")})
+		Log: log.With("component", "trunk"), OnChange: a.trunkEvents.observe})
 	rt := trunkRuntime{m: a.trunk, table: a.table}
 	a.calls = call.New(call.Config{Log: log.With("component", "call")}, call.Deps{
 		Dgram: dgram, Stream: stream, Contact: contact, Media: a.media,
-		Routes: a.table, Trunks: rt, Locator: a.loc, CDRs: st,
+		Routes: a.table, Trunks: rt, Locator: a.loc, CDRs: a.cdrCount,
 	})
 	a.edge.Mount(sipedge.Handlers{Registrar: reg, Auth: auth, Directory: accounts, Trunks: rt, Bans: bans,
 		Limiter: sipedge.NewRateLimiter(sipedge.RateLimitConfig{}), Calls: a.calls})

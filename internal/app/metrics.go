@@ -25,6 +25,7 @@ func newMetrics(a *App) http.Handler {
 	gauge("trunkline_media_sessions", "Media relay sessions open.", func() float64 { return float64(a.media.Stats().ActiveSessions) })
 	counter("trunkline_rtp_packets_relayed_total", "RTP packets forwarded by the relay.", func() float64 { return float64(a.media.Stats().Packets) })
 	counter("trunkline_rtp_dropped_total", "RTP/RTCP packets dropped by latching (wrong source).", func() float64 { return float64(a.media.Stats().Dropped) })
+	reg.MustRegister(trunkCollector{a.trunk}, a.trunkEvents.changes, a.cdrCount.calls)
 	return promhttp.HandlerFor(reg, promhttp.HandlerOpts{})
 }
 
