@@ -59,7 +59,7 @@ rss_sum() { local s=0 p; for p in "$@"; do s=$((s + $(rss_kb $p))); done; echo $
 
 other_procs() {   # sipp/kamailio/trunkline/rtpengine/go test processes that are not ours
   ps -eo pid,ppid,args --no-headers | grep -E 'sipp|kamailio|trunkline|rtpengine|go test|\.test ' \
-    | grep -v -E 'grep' | grep -v -F "$BENCH_ROOT" | wc -l
+    | { grep -v -E 'grep' || true; } | { grep -v -F "$BENCH_ROOT" || true; } | wc -l
 }
 machine_state() { echo "load=$(cut -d' ' -f1-3 /proc/loadavg) other_sip_or_test_procs=$(other_procs)"; }
 
@@ -95,7 +95,7 @@ cleanup_all() {
 # tl_start DIR -> sets TL_PID TL_SIP_PORT TL_HTTP TL_TOKEN
 tl_start() {
   local dir=$1
-  rm -rf "$dir"; mkdir -p "$dir"
+  rm -rf "$dir"; mkdir -p "$dir"; TL_DATA=$dir
   TL_SIP_PORT=$(free_port $TL_IP); local hp; hp=$(free_port $TL_IP)
   TL_HTTP=http://$TL_IP:$hp
   TL_TOKEN=bench-$(od -An -tx8 -N8 /dev/urandom | tr -d ' ')
@@ -111,6 +111,25 @@ tl_start() {
     sleep 0.1
   done
   die "trunkline did not answer on $TL_HTTP"
+}
+# tl_restart: stop and start Trunkline on the same data dir, ports and token (bindings and
+# configuration persist in its database; in-memory state such as the digest nonce-count
+# table starts empty)
+tl_restart() {
+  local dir=$TL_DATA hp=${TL_HTTP##*:}
+  stop_pid "$TL_PID"
+  TRUNKLINE_ADMIN_TOKEN=$TL_TOKEN GOMAXPROCS=${TL_GOMAXPROCS:-} \
+    "$BENCH_ROOT/.bin/trunkline" serve --data-dir "$dir" --sip-listen $TL_IP:$TL_SIP_PORT \
+      --http-listen $TL_IP:$hp --rtp-ports "${TL_RTP_PORTS:-30000-45999}" --external-ip $TL_IP \
+      --log-level "${TL_LOG_LEVEL:-warn}" >> "$dir/trunkline.log" 2>&1 &
+  TL_PID=$!; BENCH_PIDS+=($TL_PID)
+  local i
+  for i in $(seq 100); do
+    curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/api/v1/extensions?limit=1" 2>/dev/null && return 0
+    kill -0 $TL_PID 2>/dev/null || { tail -20 "$dir/trunkline.log"; die "trunkline exited"; }
+    sleep 0.1
+  done
+  die "trunkline did not answer on $TL_HTTP after a restart"
 }
 tl_api() {  # tl_api METHOD PATH [JSON]
   curl -fsS -X "$1" -H "Authorization: Bearer $TL_TOKEN" -H 'Content-Type: application/json' \
