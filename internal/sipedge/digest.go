@@ -51,9 +51,13 @@ type AuthConfig struct {
 	// random bytes (nonces then do not survive a restart; clients just get a new
 	// challenge). Set it to share nonces between instances.
 	Secret []byte
-	// MaxNonces bounds the nonce-count table (one entry per nonce in use); 0 = 65536.
-	// When it is full, new nonces are refused with a fresh challenge until entries
-	// expire: replay protection is never traded for memory.
+	// MaxNonces bounds a generation of the nonce-count table (one entry per nonce in
+	// use; two generations live at once); 0 = 131072 (at most about 13 MB). When the
+	// current generation is full, a new one starts and the older one is dropped;
+	// every nonce issued before that moment, if it comes back without an entry, gets a
+	// stale=true challenge: phones simply take a fresh nonce; a replay never passes,
+	// and nobody is locked out (an earlier design refused every new nonce while the
+	// table was full: 401 to every REGISTER after ~65k nonces, docs/benchmarks.md).
 	MaxNonces int
 	// Now is the clock; nil = time.Now.
 	Now func() time.Time
@@ -141,7 +145,7 @@ func NewAuthenticator(cfg AuthConfig) *Authenticator {
 	a.dummy = hex.EncodeToString(d[:])
 	maxNonces := cfg.MaxNonces
 	if maxNonces == 0 {
-		maxNonces = 65536
+		maxNonces = 1 << 17
 	}
 	a.counts = &authNonceCounts{ttl: a.ttl, max: maxNonces}
 	return a
@@ -292,11 +296,13 @@ func (a *Authenticator) check(req *sip.Request, proxy bool, password func(string
 		// RFC 2069 style: no nonce count, so the nonce is good for one request.
 		nc = math.MaxUint32
 	}
-	switch a.counts.advance(key, nc, now) {
+	switch a.counts.advance(key, nc, issued, now) {
 	case authCountOK:
 		return cred.Username, authOK
-	case authCountFull:
-		return "", authChallenge
+	case authCountStale:
+		// Its count may have been evicted: the credentials are right, so ask for a
+		// fresh nonce (RFC 7616 §3.3) rather than risk accepting a replay.
+		return "", authStale
 	default:
 		return "", authReplay
 	}
@@ -606,11 +612,18 @@ func (a *Authenticator) parseNonce(s string, now time.Time) (authNonceKey, time.
 // generations rotated every TTL, so an entry is dropped only after its nonce has
 // expired (an entry written during generation g refers to a nonce issued before g
 // ended, which expires before g+1 ends) and purging costs no scan.
+//
+// When the current generation is full, a new one starts early (the older one is
+// dropped) and floor is set:
+// a nonce issued before floor that has no entry may have lost one, so it is stale
+// (the client takes a fresh nonce); nonces issued since are new. The table never
+// refuses service and never forgets a count without making its nonce stale.
 type authNonceCounts struct {
 	mu        sync.Mutex
 	ttl       time.Duration
 	max       int
 	start     time.Time // when cur began
+	floor     time.Time // untracked nonces issued before this are stale
 	cur, prev map[authNonceKey]uint32
 }
 
@@ -619,7 +632,7 @@ type authCount int
 const (
 	authCountOK authCount = iota
 	authCountReplay
-	authCountFull
+	authCountStale
 )
 
 func (n *authNonceCounts) rotate(now time.Time) {
@@ -635,20 +648,39 @@ func (n *authNonceCounts) rotate(now time.Time) {
 	}
 }
 
-// advance records nc for key if it is higher than the last one seen.
-func (n *authNonceCounts) advance(key authNonceKey, nc uint32, now time.Time) authCount {
+// makeRoom starts a new generation early when the current one is full, dropping
+// the older one; callers hold mu. The table holds at most 2×max entries.
+func (n *authNonceCounts) makeRoom(now time.Time) {
+	if len(n.cur) < n.max {
+		return
+	}
+	n.prev, n.cur, n.start = n.cur, make(map[authNonceKey]uint32), now
+	n.floor = now
+}
+
+// lookup returns the last count of key; callers hold mu.
+func (n *authNonceCounts) lookup(key authNonceKey) (uint32, bool) {
+	if last, ok := n.cur[key]; ok {
+		return last, true
+	}
+	last, ok := n.prev[key]
+	return last, ok
+}
+
+// advance records nc for the nonce key, issued at issued, if it is higher than the
+// last one seen.
+func (n *authNonceCounts) advance(key authNonceKey, nc uint32, issued, now time.Time) authCount {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.rotate(now)
-	last, seen := n.cur[key]
-	if !seen {
-		last, seen = n.prev[key]
-	}
+	last, seen := n.lookup(key)
 	switch {
 	case seen && nc <= last:
 		return authCountReplay
-	case !seen && len(n.cur)+len(n.prev) >= n.max:
-		return authCountFull
+	case !seen && issued.Before(n.floor):
+		return authCountStale
+	case !seen:
+		n.makeRoom(now)
 	}
 	n.cur[key] = nc
 	delete(n.prev, key)
@@ -660,10 +692,8 @@ func (n *authNonceCounts) burn(key authNonceKey, now time.Time) {
 	n.mu.Lock()
 	defer n.mu.Unlock()
 	n.rotate(now)
-	_, inCur := n.cur[key]
-	_, inPrev := n.prev[key]
-	if !inCur && !inPrev && len(n.cur)+len(n.prev) >= n.max {
-		return
+	if _, seen := n.lookup(key); !seen {
+		n.makeRoom(now)
 	}
 	n.cur[key] = math.MaxUint32
 	delete(n.prev, key)

@@ -255,28 +255,62 @@ func TestAuthenticateUnknownLikeWrongPassword(t *testing.T) {
 	}
 }
 
+// TestAuthenticateNonceTable: a full nonce-count table never locks users out (it
+// once answered every REGISTER with 401 after 65,536 nonces: docs/benchmarks.md). The
+// older generation is dropped, and nonces that may have lost their count get a
+// stale=true challenge; replays are still refused.
 func TestAuthenticateNonceTable(t *testing.T) {
 	clock := newTestClock()
 	a := NewAuthenticator(AuthConfig{Realm: testRealm, Now: clock.Now, MaxNonces: 2})
-	login := func() string {
+	challenge := func() *sip.Response {
 		_, chal, _ := a.Authenticate(testAuthRequest(t, false, 1), false, testPassword)
-		cred := testAnswer(t, chal, "MD5", "1001", "secret-1001", "REGISTER", "sip:"+testRealm, 1)
-		user, _, _ := a.Authenticate(testAuthRequest(t, false, 2, "Authorization: "+cred), false, testPassword)
-		return user
+		clock.Advance(time.Millisecond)
+		return chal
 	}
-	if login() != "1001" || login() != "1001" {
-		t.Fatal("first two nonces refused")
+	answer := func(chal *sip.Response, nc int) (string, *sip.Response) {
+		cred := testAnswer(t, chal, "MD5", "1001", "secret-1001", "REGISTER", "sip:"+testRealm, nc)
+		user, res, failed := a.Authenticate(testAuthRequest(t, false, 2, "Authorization: "+cred), false, testPassword)
+		if failed {
+			t.Fatalf("correct credentials counted as a failure")
+		}
+		clock.Advance(time.Millisecond)
+		return user, res
 	}
-	if login() != "" {
-		t.Error("third nonce accepted beyond MaxNonces")
+	isStale := func(res *sip.Response) bool {
+		return res != nil && strings.Contains(strings.ToLower(res.GetHeader("WWW-Authenticate").Value()), "stale=true")
 	}
-	// Entries go two TTLs after their generation started: then there is room again.
+	na, nb, nc, nd := challenge(), challenge(), challenge(), challenge()
+	if u, _ := answer(na, 1); u != "1001" {
+		t.Fatal("nonce A refused")
+	}
+	if u, _ := answer(nb, 1); u != "1001" {
+		t.Fatal("nonce B refused")
+	}
+	if u, res := answer(nc, 1); u != "1001" {
+		t.Fatalf("nonce C refused when the table was full (lockout): %v", res)
+	}
+	if u, _ := answer(na, 2); u != "1001" {
+		t.Error("nonce A (older generation, still tracked) refused")
+	}
+	if u, res := answer(nd, 1); u != "" || !isStale(res) {
+		t.Errorf("nonce D, issued before the eviction and untracked: user %q, want a stale=true challenge, got %v", u, res)
+	}
+	if u, res := answer(nc, 1); u != "" || isStale(res) {
+		t.Errorf("replayed nonce C: user %q stale %v, want a plain challenge", u, isStale(res))
+	}
+	if u, _ := answer(challenge(), 1); u != "1001" {
+		t.Error("fresh nonce E refused")
+	}
+	if n := a.counts.len(); n > 3 {
+		t.Errorf("table holds %d entries, want it bounded near MaxNonces", n)
+	}
+	// Entries go two TTLs after their generation started.
 	clock.Advance(11 * time.Minute)
-	if login() != "1001" {
-		t.Error("table not purged after expiry")
+	if u, _ := answer(challenge(), 1); u != "1001" {
+		t.Error("fresh nonce refused after expiry")
 	}
 	if n := a.counts.len(); n != 1 {
-		t.Errorf("table holds %d entries, want 1", n)
+		t.Errorf("table holds %d entries after expiry, want 1", n)
 	}
 }
 
