@@ -46,8 +46,8 @@ type App struct {
 	// metrics fed by callbacks
 	trunkEvents *trunkEvents
 	cdrCount    *cdrCounter
-	http  *http.Server
-	httpL net.Listener
+	http        *http.Server
+	httpL       net.Listener
 }
 
 // New builds every component. It binds the listeners (so a busy port fails here) but
