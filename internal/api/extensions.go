@@ -87,7 +87,7 @@ func (a *API) createExtension(w http.ResponseWriter, r *http.Request) error {
 		}
 		return err
 	}
-	a.changed(r)
+	a.changedExtension(r, e.Number)
 	w.Header().Set("Location", "/api/v1/extensions/"+e.Number)
 	writeJSON(w, http.StatusCreated, public(e))
 	return nil
@@ -140,7 +140,7 @@ func (a *API) updateExtension(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	a.changed(r)
+	a.changedExtension(r, e.Number)
 	writeJSON(w, http.StatusOK, public(e))
 	return nil
 }
@@ -153,7 +153,7 @@ func (a *API) deleteExtension(w http.ResponseWriter, r *http.Request) error {
 	} else if err != nil {
 		return err
 	}
-	a.changed(r)
+	a.changedExtension(r, number)
 	w.WriteHeader(http.StatusNoContent)
 	return nil
 }

@@ -44,6 +44,7 @@ type App struct {
 	loc   *sipedge.Location
 	trunk *trunk.Manager
 	// metrics fed by callbacks
+	reloadMu    sync.Mutex // one snapshot update at a time, so none is lost
 	trunkEvents *trunkEvents
 	cdrCount    *cdrCounter
 	http        *http.Server
@@ -143,6 +144,11 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 				log.Error("reload after change failed", "error", err)
 			}
 		},
+		OnExtension: func(ctx context.Context, number string) {
+			if err := a.reloadExtension(ctx, number); err != nil {
+				log.Error("reload after change failed", "extension", number, "error", err)
+			}
+		},
 		Metrics: newMetrics(a), Console: web.Handler(), Debug: pprofHandler(), Log: log.With("component", "api"),
 	})
 	a.http = &http.Server{Handler: apiH.Handler(), ReadHeaderTimeout: 10 * time.Second}
@@ -150,8 +156,26 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	return a, nil
 }
 
+// reloadExtension swaps in a snapshot with one extension re-read from the store.
+func (a *App) reloadExtension(ctx context.Context, number string) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
+	e, err := a.store.GetExtension(ctx, number)
+	switch {
+	case errors.Is(err, store.ErrNotFound):
+		a.table.Store(a.table.Load().WithExtension(number, nil))
+	case err != nil:
+		return fmt.Errorf("app: reload %s: %w", number, err)
+	default:
+		a.table.Store(a.table.Load().WithExtension(number, &e))
+	}
+	return nil
+}
+
 // Reload rebuilds the routing snapshot from the store and swaps it in.
 func (a *App) Reload(ctx context.Context) error {
+	a.reloadMu.Lock()
+	defer a.reloadMu.Unlock()
 	exts, err := a.store.ListExtensions(ctx)
 	if err != nil {
 		return fmt.Errorf("app: reload: %w", err)

@@ -74,6 +74,21 @@ func TestWiring(t *testing.T) {
 	if _, ok := a.table.Extension("1001"); !ok {
 		t.Fatal("the routing snapshot was not reloaded after the API write")
 	}
+	if code, body := apiCall(t, a, "POST", "/api/v1/extensions", `{"number":"1009","password":"secret-1009"}`); code != 201 {
+		t.Fatalf("create extension: %d %s", code, body)
+	}
+	if code, body := apiCall(t, a, "PUT", "/api/v1/extensions/1009", `{"disabled":true}`); code != 200 {
+		t.Fatalf("disable extension: %d %s", code, body)
+	}
+	if _, ok := a.table.Extension("1009"); ok {
+		t.Fatal("a disabled extension is still in the snapshot")
+	}
+	if code, _ := apiCall(t, a, "DELETE", "/api/v1/extensions/1009", ""); code != 204 {
+		t.Fatalf("delete extension: %d", code)
+	}
+	if _, ok := a.table.Load().Extension("1001"); !ok {
+		t.Fatal("deleting one extension lost another")
+	}
 	if code, body := apiCall(t, a, "POST", "/api/v1/trunks", `{"name":"t1","kind":"ip","host":"127.0.0.1","port":9,"options_interval":-1,"max_calls":3}`); code != 201 {
 		t.Fatalf("create trunk: %d %s", code, body)
 	}

@@ -138,6 +138,23 @@ func (s *Snapshot) RingGroup(name string) (model.RingGroup, bool) {
 	return g, ok
 }
 
+// WithExtension returns a copy of s in which extension number is e, or is gone when
+// e is nil. Only the extension index is copied (O(n) in extensions, no store read);
+// everything else is shared, being immutable.
+func (s *Snapshot) WithExtension(number string, e *model.Extension) *Snapshot {
+	c := *s
+	c.extensions = make(map[string]model.Extension, len(s.extensions)+1)
+	for k, v := range s.extensions {
+		c.extensions[k] = v
+	}
+	if e == nil {
+		delete(c.extensions, number)
+	} else {
+		c.extensions[number] = *e
+	}
+	return &c
+}
+
 // Extension returns an enabled extension by number.
 func (s *Snapshot) Extension(number string) (model.Extension, bool) {
 	e, ok := s.extensions[number]

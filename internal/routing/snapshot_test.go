@@ -22,3 +22,25 @@ func TestSnapshotExtension(t *testing.T) {
 		}
 	}
 }
+
+func TestWithExtension(t *testing.T) {
+	s := NewSnapshot(Config{Extensions: []model.Extension{{Number: "1001"}, {Number: "1002"}}})
+	add := s.WithExtension("1003", &model.Extension{Number: "1003"})
+	del := add.WithExtension("1001", nil)
+	off := del.WithExtension("1002", &model.Extension{Number: "1002", Disabled: true})
+	tests := []struct {
+		snap   *Snapshot
+		number string
+		want   bool
+	}{
+		{s, "1003", false}, {add, "1003", true}, // the original is never changed
+		{add, "1001", true}, {del, "1001", false},
+		{del, "1002", true}, {off, "1002", false},
+		{off, "1003", true},
+	}
+	for i, tt := range tests {
+		if _, ok := tt.snap.Extension(tt.number); ok != tt.want {
+			t.Errorf("case %d: Extension(%s) = %v, want %v", i, tt.number, ok, tt.want)
+		}
+	}
+}
