@@ -10,41 +10,38 @@ import (
 const bindingColumns = `aor, contact, source, transport, expires, call_id, cseq, user_agent, q, updated_at`
 
 // PutBinding inserts or replaces the binding (b.AOR, b.Contact). b.UpdatedAt is
-// stored as given; zero means now.
+// stored as given; zero means now. It returns once the binding is committed
+// (group commit: writer.go); if ctx ends while it waits, it returns ctx.Err() and
+// the binding may or may not have been written.
 func (s *Store) PutBinding(ctx context.Context, b model.Binding) error {
 	if b.UpdatedAt.IsZero() {
 		b.UpdatedAt = now()
 	}
-	_, err := s.db.ExecContext(ctx, `INSERT INTO bindings (`+bindingColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-		ON CONFLICT (aor, contact) DO UPDATE SET
-			source = excluded.source, transport = excluded.transport,
-			expires = excluded.expires, call_id = excluded.call_id, cseq = excluded.cseq,
-			user_agent = excluded.user_agent, q = excluded.q, updated_at = excluded.updated_at`,
+	_, err := s.w.do(ctx, opPutBinding,
 		b.AOR, b.Contact, b.Source, b.Transport, toNanos(b.Expires), b.CallID, int64(b.CSeq),
 		b.UserAgent, b.Q, toNanos(b.UpdatedAt))
 	return mapErr("put binding "+b.AOR, err)
 }
 
 // DeleteBinding removes one binding. Removing a binding that does not exist is not
-// an error: the registrar's goal (no such binding) is met either way.
+// an error: the registrar's goal (no such binding) is met either way. Committed
+// as PutBinding is.
 func (s *Store) DeleteBinding(ctx context.Context, aor, contact string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM bindings WHERE aor = ? AND contact = ?`, aor, contact)
+	_, err := s.w.do(ctx, opDeleteBinding, aor, contact)
 	return mapErr("delete binding "+aor, err)
 }
 
 // DeleteBindings removes every binding of aor (REGISTER with "Contact: *"); none
-// is not an error.
+// is not an error. Committed as PutBinding is.
 func (s *Store) DeleteBindings(ctx context.Context, aor string) error {
-	_, err := s.db.ExecContext(ctx, `DELETE FROM bindings WHERE aor = ?`, aor)
+	_, err := s.w.do(ctx, opDeleteBindings, aor)
 	return mapErr("delete bindings "+aor, err)
 }
 
 // ListBindings returns every stored binding, expired or not, ordered by AOR then
 // contact.
 func (s *Store) ListBindings(ctx context.Context) ([]model.Binding, error) {
-	rows, err := s.db.QueryContext(ctx,
-		`SELECT `+bindingColumns+` FROM bindings ORDER BY aor, contact`)
+	rows, err := s.listBindings.QueryContext(ctx)
 	if err != nil {
 		return nil, mapErr("list bindings", err)
 	}

@@ -19,19 +19,24 @@ const (
 )
 
 // InsertCDR appends c and sets c.ID. c.ID on input is ignored: IDs are assigned by
-// the database, strictly increasing and never reused.
+// the database, strictly increasing and never reused. It returns once the CDR is
+// committed (group commit: writer.go); if ctx ends while it waits, it returns
+// ctx.Err(), leaves c.ID alone, and the CDR may or may not have been written.
 func (s *Store) InsertCDR(ctx context.Context, c *model.CDR) error {
 	var answer sql.NullInt64
 	if c.AnswerTime != nil {
 		answer = sql.NullInt64{Int64: toNanos(*c.AnswerTime), Valid: true}
 	}
-	err := s.db.QueryRowContext(ctx, `INSERT INTO cdrs (`+cdrColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?) RETURNING id`,
+	id, err := s.w.do(ctx, opInsertCDR,
 		c.CallID, c.Caller, c.Callee, c.Direction, c.Trunk,
 		toNanos(c.StartTime), answer, toNanos(c.EndTime),
 		c.Duration, c.BillSec, string(c.Disposition), string(c.HangupBy), c.HangupCause, c.SIPCode,
-		c.RTPCallerToCallee, c.RTPCalleeToCaller).Scan(&c.ID)
-	return mapErr("insert cdr", err)
+		c.RTPCallerToCallee, c.RTPCalleeToCaller)
+	if err != nil {
+		return mapErr("insert cdr", err)
+	}
+	c.ID = id
+	return nil
 }
 
 // ListCDRs returns CDRs newest first (by ID), at most q.Limit (0 = 50, capped at

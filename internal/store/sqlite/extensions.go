@@ -29,8 +29,7 @@ func (s *Store) CreateExtension(ctx context.Context, e *model.Extension) error {
 
 // GetExtension returns the extension with that number, or store.ErrNotFound.
 func (s *Store) GetExtension(ctx context.Context, number string) (model.Extension, error) {
-	row := s.db.QueryRowContext(ctx,
-		`SELECT `+extensionColumns+` FROM extensions WHERE number = ?`, number)
+	row := s.getExtension.QueryRowContext(ctx, number)
 	e, err := scanExtension(row)
 	if err != nil {
 		return model.Extension{}, mapErr("get extension "+number, err)

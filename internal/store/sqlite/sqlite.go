@@ -1,6 +1,11 @@
 // Package sqlite is Trunkline's default store: an embedded SQLite database (pure Go,
 // modernc.org/sqlite) in WAL mode, with its schema migrated at Open from the
 // numbered SQL files embedded in migrations/.
+//
+// The hot writes (bindings on every REGISTER, a CDR per call) are group-committed
+// by one writer goroutine with statements prepared once (writer.go); the WAL is
+// kept small by automatic checkpoints and journal_size_limit (see
+// walAutocheckpoint).
 package sqlite
 
 import (
@@ -24,9 +29,35 @@ const busyTimeout = 5 * time.Second
 
 // Store is a store.Store backed by one SQLite database file. It is safe for
 // concurrent use; SQLite serialises writers, readers never block (WAL).
+//
+// The hot writes (PutBinding, DeleteBinding(s), InsertCDR) go through w, the
+// Store's one writer goroutine, which group-commits them (writer.go). Every
+// other write is a statement or transaction of its own on the pool; all
+// transactions, the writer's included, take the write lock at BEGIN
+// (BEGIN IMMEDIATE), and busy_timeout queues them behind each other.
 type Store struct {
 	db *sql.DB
+	w  *writer
+	// Read statements on the hot paths, prepared once at Open. database/sql
+	// prepares a *sql.Stmt on each pooled connection the first time it runs
+	// there and keeps it until Close.
+	getExtension *sql.Stmt
+	listBindings *sql.Stmt
 }
+
+// walJournalSizeLimit is PRAGMA journal_size_limit: after a checkpoint has reset
+// the WAL, the file is truncated back to this size, so a burst that made it grow
+// does not leave it large on disk for good.
+const walJournalSizeLimit = 64 << 20
+
+// walAutocheckpoint is PRAGMA wal_autocheckpoint in pages (SQLite's default,
+// stated so that it is not lost by accident): the connection whose commit takes
+// the WAL past it runs a PASSIVE checkpoint. A checkpoint can only let the WAL
+// start over from its beginning when no reader still uses an older snapshot; the
+// store never keeps a read transaction open beyond one method call (rows are
+// always closed, prepared statements are reset after each use), and the hot
+// writes come from one connection instead of many waiting in busy_timeout.
+const walAutocheckpoint = 1000
 
 var _ store.Store = (*Store)(nil)
 
@@ -50,6 +81,8 @@ func Open(ctx context.Context, path string) (*Store, error) {
 	if !memory {
 		q.Set("_journal_mode", "WAL")
 		q.Set("_synchronous", "NORMAL") // durable in WAL mode except on power loss
+		q.Add("_pragma", fmt.Sprintf("journal_size_limit=%d", walJournalSizeLimit))
+		q.Add("_pragma", fmt.Sprintf("wal_autocheckpoint=%d", walAutocheckpoint))
 	}
 	db, err := sql.Open("sqlite", "file:"+path+"?"+q.Encode())
 	if err != nil {
@@ -60,6 +93,9 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.SetMaxOpenConns(1)
 	}
 	db.SetConnMaxIdleTime(0)
+	// Keep a few idle connections: closing one throws away the statements
+	// prepared on it (and opening one re-runs the PRAGMAs and parses the schema).
+	db.SetMaxIdleConns(4)
 	if err := db.PingContext(ctx); err != nil {
 		db.Close()
 		return nil, fmt.Errorf("sqlite: open %s: %w", path, err)
@@ -68,12 +104,43 @@ func Open(ctx context.Context, path string) (*Store, error) {
 		db.Close()
 		return nil, err
 	}
-	return &Store{db: db}, nil
+	s := &Store{db: db}
+	if err := s.prepare(ctx); err != nil {
+		s.closeStmts()
+		db.Close()
+		return nil, err
+	}
+	return s, nil
 }
 
-// Close closes the database. In WAL mode the last connection to close
-// checkpoints the log into the main file.
+func (s *Store) prepare(ctx context.Context) error {
+	var err error
+	if s.getExtension, err = s.db.PrepareContext(ctx,
+		`SELECT `+extensionColumns+` FROM extensions WHERE number = ?`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	if s.listBindings, err = s.db.PrepareContext(ctx,
+		`SELECT `+bindingColumns+` FROM bindings ORDER BY aor, contact`); err != nil {
+		return fmt.Errorf("sqlite: prepare: %w", err)
+	}
+	s.w, err = newWriter(ctx, s.db) // last: it starts the writer goroutine
+	return err
+}
+
+func (s *Store) closeStmts() {
+	for _, st := range []*sql.Stmt{s.getExtension, s.listBindings} {
+		if st != nil {
+			st.Close()
+		}
+	}
+}
+
+// Close commits the writes already queued, refuses new ones, and closes the
+// database. In WAL mode the last connection to close checkpoints the log into
+// the main file. Calling it again does nothing.
 func (s *Store) Close() error {
+	s.w.close()
+	s.closeStmts()
 	if err := s.db.Close(); err != nil {
 		return fmt.Errorf("sqlite: close: %w", err)
 	}

@@ -224,3 +224,78 @@ func testConcurrent(t *testing.T, s store.Store) {
 		t.Fatalf("ListExtensions = %d, %v; want %d", len(exts), err, workers*each)
 	}
 }
+
+// testConcurrentHotWrites runs the registrar's and the call manager's writes from
+// many goroutines at once (a backend may commit them together): every write that
+// returned nil is there, deletes win over the puts they follow, and each CDR's ID
+// is the ID it was stored under.
+func testConcurrentHotWrites(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	const workers, each = 32, 20
+	exp := time.Now().Add(time.Hour)
+	ids := make([][]int64, workers)
+	var wg sync.WaitGroup
+	errs := make(chan error, workers*each*4)
+	for w := range workers {
+		wg.Go(func() {
+			aor := fmt.Sprintf("%d", 2000+w)
+			for i := range each {
+				if err := s.PutBinding(ctx, binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)); err != nil {
+					errs <- err
+				}
+				if i%4 == 3 { // remove every fourth contact again
+					if err := s.DeleteBinding(ctx, aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i)); err != nil {
+						errs <- err
+					}
+				}
+				c := cdr(fmt.Sprintf("hot-%d-%d", w, i))
+				if err := s.InsertCDR(ctx, &c); err != nil {
+					errs <- err
+				}
+				ids[w] = append(ids[w], c.ID)
+			}
+			if w%8 == 7 { // and a few AORs unregister everything
+				if err := s.DeleteBindings(ctx, aor); err != nil {
+					errs <- err
+				}
+			}
+		})
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Errorf("concurrent write: %v", err)
+	}
+	list, err := s.ListBindings(ctx)
+	if err != nil {
+		t.Fatalf("ListBindings: %v", err)
+	}
+	perAOR := map[string]int{}
+	for _, b := range list {
+		perAOR[b.AOR]++
+	}
+	for w := range workers {
+		aor, want := fmt.Sprintf("%d", 2000+w), each-each/4
+		if w%8 == 7 {
+			want = 0
+		}
+		if perAOR[aor] != want {
+			t.Errorf("AOR %s has %d bindings; want %d", aor, perAOR[aor], want)
+		}
+	}
+	cdrs, err := s.ListCDRs(ctx, store.CDRQuery{Limit: 1000})
+	if err != nil || len(cdrs) != workers*each {
+		t.Fatalf("ListCDRs = %d CDRs, %v; want %d", len(cdrs), err, workers*each)
+	}
+	byID := map[int64]string{}
+	for _, c := range cdrs {
+		byID[c.ID] = c.CallID
+	}
+	for w := range workers {
+		for i, id := range ids[w] {
+			if want := fmt.Sprintf("hot-%d-%d", w, i); byID[id] != want {
+				t.Errorf("InsertCDR %s set ID %d, which is stored as %q", want, id, byID[id])
+			}
+		}
+	}
+}

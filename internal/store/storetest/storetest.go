@@ -34,6 +34,7 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"CDRPaging", testCDRPaging},
 		{"CDRLimits", testCDRLimits},
 		{"Concurrent", testConcurrent},
+		{"ConcurrentHotWrites", testConcurrentHotWrites},
 		{"TrunkCRUD", testTrunkCRUD},
 		{"TrunkConflict", testTrunkConflict},
 		{"TrunkNotFound", testTrunkNotFound},
