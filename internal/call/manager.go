@@ -7,7 +7,6 @@ package call
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"sort"
@@ -243,9 +242,6 @@ func (m *Manager) forget(c *Call) {
 	}
 	m.mu.Unlock()
 }
-
-// errNotRunning: a request arrived before Run or after shutdown.
-var errNotRunning = errors.New("call: manager not running")
 
 // extensionFree reports whether ext is below its max_calls.
 func (m *Manager) extensionFree(snap *routing.Snapshot, ext string) bool {
