@@ -50,7 +50,7 @@ fuzz:
 	if [ $$found = 0 ]; then echo "no fuzz targets found"; fi
 
 # Load benchmarks against peers (SIPp, Kamailio, rtpengine) plus the Go micro-benchmarks;
-# not part of `make test`. Installs what it needs (apt, as root). ~15 min at the defaults;
+# not part of `make test`. Installs what it needs (apt, as root). ~25-30 min at the defaults;
 # knobs are environment variables (docs/benchmarks.md): make bench USERS=100000,
 # make bench QUICK=1 (harness check), make bench PHASES="micro p1".
 bench:

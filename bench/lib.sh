@@ -198,7 +198,7 @@ uac_multi() {
     local inf=(); [ -n "${UAC_INF_DIR:-}" ] && inf=(-inf "$UAC_INF_DIR/users.$k.csv")
     ( cd "$d" && exec timeout -s USR1 $((tmo + 30)) sipp "$target" -sf "$BENCH_ROOT/sipp/$sf" \
         -i $UAC_NET.$k -r "$r" -m $m -timeout ${tmo}s -nostdin -buff_size 4194304 \
-        -trace_stat -fd 1 -stf stat.csv -trace_rtt -rtt_freq 1 -trace_err -trace_screen \
+        -trace_stat -fd 1 -stf stat.csv -trace_counts -trace_rtt -rtt_freq 1 -trace_err -trace_screen \
         "${inf[@]}" "$@" ) > "$d/stdout" 2>&1 < /dev/null &
     pids+=($!)
   done

@@ -1,11 +1,16 @@
 #!/usr/bin/env bash
 # Trunkline load benchmarks against a peer in the same run (docs/benchmarks.md).
-#   bench/run.sh                      everything (micro P1 P2 P3 P4 P5 P6), ~15 min at the defaults
+#   bench/run.sh                      everything (micro P1 P2 P3 P4 P5 P6), ~25 min at the defaults
 #   PHASES="p1 p2" bench/run.sh       a subset
 #   QUICK=1 bench/run.sh              short steps and small counts, to check the harness
-# Knobs (environment): USERS (P1/P4 users, default 5000: creating extensions through the API
-# is O(n) per extension today, see docs/benchmarks.md; 100000 for the full run),
+# Knobs (environment): USERS (P1/P4 users, default 20000; 100000 for the full run),
 # STEP_S (seconds per load step, 10), P1_RATES, P2_RATES (steps), HOLD_MS (P2 call length, 1000),
+# P1_RESTART=1 (restart Trunkline before each P1 step: the old work-around for the digest
+# nonce-table lockout fixed in 0bea3bd; off by default so the nonce table is exercised),
+# TL_RTP_PORTS (Trunkline's --rtp-ports, 10000-60000: wide enough that P2's ceiling is CPU, not
+# the port quarantine), PHASE_IDLE_WAIT_S (before each phase wait up to this for load <
+# PHASE_IDLE_LOAD (0.4) and no other SIPp/Kamailio/Trunkline/go test processes, 150),
+# KAM_AUTHDB=1 (P1 peer with auth_db over db_text instead of an htable: its cost grows with USERS),
 # P3_CALLS (concurrent media calls, 200), P3_HOLD_S (20), P5_CALLS (1000), P6_N (50),
 # P6_TIMEOUT_MS (invite_timeout_ms of the silent trunk, 1000), REG_PER_PROC (70),
 # CPS_PER_PROC (50), IDLE_WAIT_S (wait up to this for load < 0.3 and no other SIPp/Kamailio/
@@ -19,13 +24,16 @@ source "$BENCH_ROOT/lib.sh"
 QUICK=${QUICK:-0}
 PHASES=${PHASES:-"micro p4 p1 p2 p5 p3 p6"}
 if [ "$QUICK" = 1 ]; then
-  USERS=${USERS:-1000}; STEP_S=${STEP_S:-3}; P1_RATES=${P1_RATES:-"100 200 400"}
+  USERS=${USERS:-1000}; STEP_S=${STEP_S:-3}; P1_RATES=${P1_RATES:-"100 200 400"}; PHASE_IDLE_WAIT_S=${PHASE_IDLE_WAIT_S:-0}
   P2_RATES=${P2_RATES:-"50 100 200"}; P3_CALLS=${P3_CALLS:-20}; P3_HOLD_S=${P3_HOLD_S:-6}
   P5_CALLS=${P5_CALLS:-200}; P6_N=${P6_N:-5}; IDLE_WAIT_S=${IDLE_WAIT_S:-0}; BENCHTIME=${BENCHTIME:-100ms}
 fi
-USERS=${USERS:-5000}; STEP_S=${STEP_S:-10}
-P1_RATES=${P1_RATES:-"250 500 1000 1500 2000 3000"}
-P2_RATES=${P2_RATES:-"50 100 200 300 400 600 800"}
+USERS=${USERS:-20000}; STEP_S=${STEP_S:-10}
+P1_RATES=${P1_RATES:-"250 500 1000 1500 2000 3000 4000"}
+P1_RESTART=${P1_RESTART:-0}
+P2_RATES=${P2_RATES:-"50 100 200 300 400 600 800 1000"}
+TL_RTP_PORTS=${TL_RTP_PORTS:-10000-60000}   # read by tl_start/tl_restart (bench/lib.sh)
+PHASE_IDLE_WAIT_S=${PHASE_IDLE_WAIT_S:-150}; PHASE_IDLE_LOAD=${PHASE_IDLE_LOAD:-0.4}
 HOLD_MS=${HOLD_MS:-1000}
 P3_CALLS=${P3_CALLS:-200}; P3_HOLD_S=${P3_HOLD_S:-20}
 P4_RATE=${P4_RATE:-500}
@@ -89,7 +97,7 @@ log "start: $START_STATE"
   echo "sipp=$( (sipp -v 2>/dev/null || true) | grep -o 'SIPp v[^ ]*' | head -1)"
   echo "rtpengine=$(rtpengine --version 2>&1 | head -1)"
   echo "go=$(go version)"
-  echo "knobs=QUICK=$QUICK USERS=$USERS STEP_S=$STEP_S P1_RATES='$P1_RATES' P2_RATES='$P2_RATES' HOLD_MS=$HOLD_MS P3_CALLS=$P3_CALLS P3_HOLD_S=$P3_HOLD_S P5_CALLS=$P5_CALLS P6_N=$P6_N"
+  echo "knobs=QUICK=$QUICK PHASES='$PHASES' USERS=$USERS STEP_S=$STEP_S P1_RATES='$P1_RATES' P1_RESTART=$P1_RESTART P2_RATES='$P2_RATES' HOLD_MS=$HOLD_MS TL_RTP_PORTS=$TL_RTP_PORTS P3_CALLS=$P3_CALLS P3_HOLD_S=$P3_HOLD_S P5_CALLS=$P5_CALLS P6_N=$P6_N"
 } > "$RES/env.txt"
 cat "$RES/env.txt"
 
@@ -105,7 +113,8 @@ setup_trunkline() {
 }
 kam_registrar() {
   KAM_R_DIR=$RUN/kam-reg
-  kam_start registrar.cfg "$KAM_R_DIR" -A "DB_URL=\"text://$RUN/users/kamdb\""
+  local authdb=(); [ "${KAM_AUTHDB:-0}" = 1 ] && authdb=(-A WITH_AUTHDB)
+  kam_start registrar.cfg "$KAM_R_DIR" -A "DB_URL=\"text://$RUN/users/kamdb\"" "${authdb[@]}"
   KAM_R_PID=$KAM_PID; KAM_R_PORT=$KAM_PORT
 }
 kam_proxy() {   # kam_proxy DIR [defines...]
@@ -121,8 +130,36 @@ tl_profile() {  # tl_profile SECONDS OUT: CPU profile from the running Trunkline
     && log "profile: $2.top.txt"
 }
 
+# phase_gate NAME: before each phase, wait (up to PHASE_IDLE_WAIT_S) until the 1-min load is
+# below PHASE_IDLE_LOAD and no foreign SIPp/Kamailio/Trunkline/go test process runs (ours are
+# idle between phases); the state at each phase start goes to phases.txt and the summary
+phase_gate() {
+  if [ "$PHASE_IDLE_WAIT_S" -gt 0 ] && ! IDLE_LOAD=$PHASE_IDLE_LOAD wait_idle "$PHASE_IDLE_WAIT_S"; then
+    log "WARNING: phase $1 starts on a busy machine after ${PHASE_IDLE_WAIT_S}s"
+  fi
+  local st; st=$(machine_state)
+  log "phase $1 start: $st"; echo "$1: $st" >> "$RES/phases.txt"
+}
+# wal_watch_start / wal_watch_stop: sample the size of Trunkline's SQLite WAL
+# ($TL_DATA/trunkline.db-wal) every 0.5 s; wal_watch_stop sets WAL_MAX_KB and WAL_END_KB
+WAL_WATCH=
+wal_watch_start() {
+  echo 0 > "$RUN/wal.max"
+  ( m=0; while :; do
+      s=$(stat -c %s "$TL_DATA/trunkline.db-wal" 2>/dev/null || echo 0)
+      [ "$s" -gt "$m" ] && { m=$s; echo $m > "$RUN/wal.max"; }
+      sleep 0.5
+    done ) & WAL_WATCH=$!; BENCH_PIDS+=($WAL_WATCH)
+}
+wal_watch_stop() {
+  [ -n "$WAL_WATCH" ] && stop_pid "$WAL_WATCH"; WAL_WATCH=
+  WAL_MAX_KB=$(( $(cat "$RUN/wal.max" 2>/dev/null || echo 0) / 1024 ))
+  WAL_END_KB=$(( $(stat -c %s "$TL_DATA/trunkline.db-wal" 2>/dev/null || echo 0) / 1024 ))
+}
+
 # ---------------------------------------------------------------- micro
 if has_phase micro; then
+  phase_gate micro
   log "== micro-benchmarks (go test -bench, benchtime $BENCHTIME)"
   (cd "$REPO" && go test -run '^$' -bench . -benchmem -benchtime "$BENCHTIME" ./internal/... ) > "$RES/micro.txt" 2>&1 || log "WARNING: go test -bench failed"
   grep -E '^Benchmark' "$RES/micro.txt" | while read -r name n rest; do
@@ -168,7 +205,7 @@ reg_step() {
   c1=$(cpu_ticks "$@")
   CPU_S=$(ticks_s $((c1 - c0)))
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" | sed 's/ / S_/g')"
-  log "$sut $tag: rate $rate x $count over $procs procs: ok $S_ok failed $S_failed retrans $S_retrans rate $S_rate p50 $S_p50 p99 $S_p99 cpu ${CPU_S}s"
+  log "$sut $tag: rate $rate x $count over $procs procs: ok $S_ok failed $S_failed retrans $S_retrans stale401 $S_stale401 rate $S_rate p50 $S_p50 p99 $S_p99 cpu ${CPU_S}s"
 }
 step_pass() {  # step_pass RATE: 0 failures and >= 95 % of the asked rate
   [ "$S_failed" = 0 ] && [ "$S_ok" -gt 0 ] && awk -v a="$S_rate" -v r="$1" 'BEGIN{exit !(a >= 0.95*r)}'
@@ -180,15 +217,20 @@ ensure_tl() { [ "$TL_UP" = 1 ] || { setup_trunkline; TL_UP=1; }; }
 
 # ---------------------------------------------------------------- P4: RSS per 10k registrations
 if has_phase p4 || has_phase p1; then
+  phase_gate p4
   ensure_tl
   log "== P4/P1 initial registration of $USERS users (both fresh), $P4_RATE reg/s"
   python3 "$BENCH_ROOT/tools/provision.py" --users "$USERS" --procs 1 --out "$RUN/users" \
      --api "$TL_HTTP" --token "$TL_TOKEN" --threads 8 | tee "$RES/provision.txt"
+  fig P1 "provisioning: POST /api/v1/extensions x $USERS (8 connections)" \
+      "$(awk '/^created/{print $5" s"}' "$RES/provision.txt")" "$(cat "$RES/provision.txt"); not part of any other figure"
   sleep 3   # extensions reach the registrar's snapshot asynchronously
   kam_registrar; KR_UP=1
   sleep 1
+  wal_watch_start
   rss0=$(rss_kb $TL_PID); g0=$(tl_metric go_goroutines || true)
   reg_step trunkline p4-tl "$TL_IP:$TL_SIP_PORT" "$P4_RATE" "$USERS" $TL_PID
+  S_OK_P4=$S_ok
   sleep 2; rss1=$(rss_kb $TL_PID); nreg=$(tl_metric trunkline_registrations || echo "?")
   fig P4 "trunkline RSS per 10k registrations" "$(calc "($rss1 - $rss0) / ($S_ok / 10000)" 0) KB" \
       "RSS $rss0 -> $rss1 KB, $S_ok new bindings ($nreg in location), $(calc "($rss1-$rss0)*1024/$S_ok" 0) B each; target <= 1 KB each"
@@ -204,27 +246,29 @@ fi
 
 # ---------------------------------------------------------------- P1: stepped registration rate
 if has_phase p1; then
-  log "== P1 stepped REGISTER rate (re-registrations of the same users), ${STEP_S}s steps, alternating"
+  phase_gate p1
+  log "== P1 stepped REGISTER rate (re-registrations of the same users), ${STEP_S}s steps, alternating, restart before each Trunkline step: $P1_RESTART"
   KR_PIDS=$(kam_pids)
-  t_ok=1; k_ok=1; t_max=0; k_max=0; i=0; best_common=""
-  echo -e "rate\tsut\tok\tfailed\tretrans\tachieved\tp50_ms\tp99_ms\tcpu_s\tcpu_per_1k" > "$RES/p1.tsv"
+  t_ok=1; k_ok=1; t_max=0; k_max=0; i=0; best_common=""; stale_tot=0; tl_regs=${S_OK_P4:-0}
+  echo -e "rate\tsut\tok\tfailed\tretrans\tstale401\tachieved\tp50_ms\tp99_ms\tcpu_s\tcpu_per_1k" > "$RES/p1.tsv"
   for rate in $P1_RATES; do
     count=$(( rate * STEP_S )); i=$((i + 1))
     order="tl kam"; [ $((i % 2)) = 0 ] && order="kam tl"
     declare -A P1C=()
     for s in $order; do
       if [ $s = tl ] && [ $t_ok = 1 ]; then
-        # restart (same database: bindings persist): Trunkline's digest nonce-count table
-        # holds at most 65,536 nonces for 5-10 min and then refuses every new nonce, which
-        # would end the stepping after ~65k registrations whatever the rate (reported
-        # separately in docs/benchmarks.md)
-        tl_restart
+        # P1_RESTART=1: restart (same database: bindings persist) so that the digest
+        # nonce-count table starts empty. Needed before 0bea3bd, when a full table (65,536
+        # nonces per 5-10 min) refused every new nonce; now a full generation starts a new
+        # one, so by default Trunkline runs through all steps (and the profile) unrestarted.
+        [ "$P1_RESTART" = 1 ] && tl_restart
         reg_step trunkline p1-tl-$rate "$TL_IP:$TL_SIP_PORT" "$rate" "$count" $TL_PID
-        echo -e "$rate\ttrunkline\t$S_ok\t$S_failed\t$S_retrans\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p1.tsv"
+        stale_tot=$((stale_tot + S_stale401)); tl_regs=$((tl_regs + S_ok))
+        echo -e "$rate\ttrunkline\t$S_ok\t$S_failed\t$S_retrans\t$S_stale401\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p1.tsv"
         if step_pass $rate; then t_max=$rate; P1C[tl]=$(per1k); TL_P1_LAST=$(per1k); else t_ok=0; fi
       elif [ $s = kam ] && [ $k_ok = 1 ]; then
         reg_step kamailio p1-kam-$rate "$KAM_IP:$KAM_R_PORT" "$rate" "$count" $KR_PIDS
-        echo -e "$rate\tkamailio\t$S_ok\t$S_failed\t$S_retrans\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p1.tsv"
+        echo -e "$rate\tkamailio\t$S_ok\t$S_failed\t$S_retrans\t$S_stale401\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p1.tsv"
         if step_pass $rate; then k_max=$rate; P1C[kam]=$(per1k); else k_ok=0; fi
       fi
     done
@@ -239,13 +283,25 @@ if has_phase p1; then
     set -- $best_common
     fig P1 "ratio reg per CPU-s trunkline/kamailio" "$(calc "$3 / $2" 2)x" \
         "at $1 reg/s (highest step both passed): trunkline $2, kamailio $3 CPU-s per 1k; target >= 1.0x"
-    # profile Trunkline at that rate
-    tl_restart
-    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p1" ) & prof=$!
-    reg_step trunkline p1-tl-profile "$TL_IP:$TL_SIP_PORT" "$1" $(( $1 * STEP_S )) $TL_PID
-    wait $prof || true
   fi
+  if [ "$t_max" -gt 0 ]; then
+    # profile Trunkline at its highest passing rate
+    [ "$P1_RESTART" = 1 ] && tl_restart
+    ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p1" ) & prof=$!
+    reg_step trunkline p1-tl-profile "$TL_IP:$TL_SIP_PORT" "$t_max" $(( t_max * STEP_S )) $TL_PID
+    wait $prof || true
+    stale_tot=$((stale_tot + S_stale401)); tl_regs=$((tl_regs + S_ok))
+    fig P1 "trunkline profile step at $t_max reg/s" "$(per1k) CPU-s per 1k" \
+        "ok $S_ok failed $S_failed stale401 $S_stale401 (profile-p1.top.txt; pprof itself costs a little)"
+  fi
+  fig P1 "trunkline stale=true 401s answered again (nonce table)" "$stale_tot" \
+      "over $tl_regs registrations by one process (P1_RESTART=$P1_RESTART); a generation holds 131,072 nonces"
   kam_stop
+fi
+if [ -n "$WAL_WATCH" ]; then
+  wal_watch_stop
+  fig P1 "trunkline SQLite WAL size during P4+P1 (max / at the end)" "$(calc "$WAL_MAX_KB / 1024" 1) / $(calc "$WAL_END_KB / 1024" 1) MB" \
+      "sampled every 0.5 s"
 fi
 if [ "$TL_UP" = 1 ] && { has_phase p2 || has_phase p5 || has_phase p3 || has_phase p6; }; then
   # a fresh Trunkline for calls (no 20k bindings in the way of the call figures)
@@ -270,8 +326,14 @@ call_step() {
 }
 
 if has_phase p2; then
-  log "== P2 stepped call rate, ${STEP_S}s steps, ${HOLD_MS} ms calls, alternating"
+  phase_gate p2
+  log "== P2 stepped call rate, ${STEP_S}s steps, ${HOLD_MS} ms calls, alternating, rtp ports $TL_RTP_PORTS"
   ensure_tl
+  read -r rlo rhi < <(echo "$TL_RTP_PORTS" | tr '-' ' ')
+  fig P2 "RTP port quarantine ceiling (pairs / (2 x (call + 10 s)))" \
+      "$(calc "(($rhi - $rlo + 1) / 2) / (2 * ($HOLD_MS / 1000 + 10))" 0) cps" \
+      "--rtp-ports $TL_RTP_PORTS, $HOLD_MS ms calls, media.DefaultQuarantine 10 s; above it calls get 503 no media ports"
+  wal_watch_start
   kam_proxy "$RUN/kam-proxy"; KP_PIDS=$(kam_pids)
   echo -e "rate\tsut\tok\tfailed\tretrans\tunexpected\tachieved\tp50_ms\tp99_ms\tcpu_s\tcpu_per_1k" > "$RES/p2.tsv"
   t_ok=1; k_ok=1; t_max=0; k_max=0; i=0; best_common=""
@@ -284,7 +346,11 @@ if has_phase p2; then
       if [ $s = tl ] && [ $t_ok = 1 ]; then
         call_step trunkline p2-tl-$rate "$TL_IP:$TL_SIP_PORT" "$UAS_T_PORT" "$rate" "$count" "$HOLD_MS" $TL_PID
         echo -e "$rate\ttrunkline\t$S_ok\t$S_failed\t$S_retrans\t$S_unexpected\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p2.tsv"
-        if step_pass $rate; then t_max=$rate; P2C[tl]=$(per1k); P2P99[$rate]="$S_p50 $S_p99"; else t_ok=0; fi
+        if step_pass $rate; then t_max=$rate; P2C[tl]=$(per1k); P2P99[$rate]="$S_p50 $S_p99"; else
+          t_ok=0   # why: the newest CDRs by disposition and cause
+          tl_api GET "/api/v1/cdrs?limit=500" > "$RUN/p2-tl-$rate-cdrs.json" 2>/dev/null || true
+          log "P2 trunkline $rate cps failed; newest 500 CDRs: $(python3 -c 'import collections,json,sys; print(dict(collections.Counter((c.get("disposition"), c.get("sip_code"), c.get("hangup_cause")) for c in json.load(open(sys.argv[1])).get("cdrs") or []).most_common(5)))' "$RUN/p2-tl-$rate-cdrs.json" 2>&1)"
+        fi
       elif [ $s = kam ] && [ $k_ok = 1 ]; then
         call_step kamailio p2-kam-$rate "$KAM_IP:$KAM_PORT" "$UAS_K_PORT" "$rate" "$count" "$HOLD_MS" $KP_PIDS
         echo -e "$rate\tkamailio\t$S_ok\t$S_failed\t$S_retrans\t$S_unexpected\t$S_rate\t$S_p50\t$S_p99\t$CPU_S\t$(per1k)" >> "$RES/p2.tsv"
@@ -314,10 +380,13 @@ if has_phase p2; then
     call_step trunkline p2-tl-profile "$TL_IP:$TL_SIP_PORT" "$UAS_T_PORT" "$t_max" $(( t_max * STEP_S )) "$HOLD_MS" $TL_PID
     wait $prof || true
   fi
+  wal_watch_stop
+  fig P2 "trunkline SQLite WAL size during P2 (max / at the end)" "$(calc "$WAL_MAX_KB / 1024" 1) / $(calc "$WAL_END_KB / 1024" 1) MB" "CDR writes; sampled every 0.5 s"
 fi
 
 # ---------------------------------------------------------------- P5: RSS per 1k relayed calls
 if has_phase p5; then
+  phase_gate p5
   log "== P5 $P5_CALLS concurrent calls at $P5_RATE cps (signalling + relay ports, no RTP)"
   ensure_tl
   sleep 2; rss0=$(rss_kb $TL_PID)
@@ -357,6 +426,7 @@ p3_run() {  # p3_run SUT TAG TARGET UASPORT PIDS...  -> CPU_S, sets S_*
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" | sed 's/ / S_/g')"
 }
 if has_phase p3; then
+  phase_gate p3
   log "== P3 media: $P3_CALLS concurrent G.711 calls, ${P3_HOLD_S}s, RTP UAC -> relay -> UAS echo -> relay -> UAC"
   ensure_tl
   m0=$(tl_metric trunkline_rtp_packets_relayed_total); d0=$(tl_metric trunkline_rtp_dropped_total)
@@ -408,6 +478,7 @@ fi
 
 # ---------------------------------------------------------------- P6: failover latency
 if has_phase p6; then
+  phase_gate p6
   log "== P6 failover: $P6_N calls each, 503 and silence (invite_timeout_ms $P6_TIMEOUT_MS)"
   ensure_tl
   F1=$(free_port $UAS_IP); F2=$(free_port $UAS2_IP)
@@ -446,6 +517,7 @@ fi
     [ -f "$RES/$f.tsv" ] || continue
     echo; echo "$f steps:"; echo; echo '```'; column -t -s $'\t' "$RES/$f.tsv"; echo '```'
   done
+  [ -f "$RES/phases.txt" ] && { echo; echo "machine state at each phase start:"; echo; sed 's/^/    /' "$RES/phases.txt"; }
   echo; echo "end state: $(machine_state)"
 } > "$SUM"
 echo; cat "$SUM"

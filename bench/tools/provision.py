@@ -1,5 +1,6 @@
 #!/usr/bin/env python3
-"""Bench users: write the SIPp CSVs and the Kamailio db_text tables, and optionally create
+"""Bench users: write the SIPp CSVs and the Kamailio db_text tables (subscriber for auth_db,
+htable for the default htable lookup), and optionally create
 the same extensions in Trunkline through its REST API (POST /api/v1/extensions).
 
 usage: provision.py --users N --procs P --out DIR [--contact-ip IP]
@@ -33,7 +34,15 @@ def write_files(a):
     os.makedirs(db, exist_ok=True)
     with open(os.path.join(db, "version"), "w") as f:
         f.write("id(int,auto) table_name(string) table_version(int) \n")
-        f.write("0:version:1\n0:subscriber:7\n0:location:9\n")
+        f.write("0:version:1\n0:subscriber:7\n0:location:9\n0:htable:2\n")
+    # the same users as a Kamailio htable (number -> plain password), loaded once at start
+    # (registrar.cfg, default): a hash lookup per REGISTER whatever the number of users
+    with open(os.path.join(db, "htable"), "w") as f:
+        f.write("id(int,auto) key_name(string) key_type(int) value_type(int) "
+                "key_value(string) expires(int) \n")
+        for i in range(a.users):
+            n, pw = user(i)
+            f.write(f"{i + 1}:{n}:0:0:{pw}:0\n")
     with open(os.path.join(db, "subscriber"), "w") as f:
         f.write("id(int,auto) username(string) domain(string) password(string) "
                 "ha1(string,null) ha1b(string,null) \n")

@@ -5,7 +5,11 @@ usage: sippstat.py DIR [HOLD_S]   (DIR/1, DIR/2, ... each hold stat.csv and *_rt
 rate = successful calls / (longest elapsed time - HOLD_S), HOLD_S being the call length.
 prints one line of shell assignments: ok= failed= retrans= unexpected= elapsed= rate=
 p50= p99= max= (response times in ms: RTD 1 = INVITE->200 / REGISTER->200)
+stale401= (register_auth.xml: 401s to the REGISTER that already carried credentials, i.e.
+stale=true challenges answered once more; from SIPp -trace_counts, every 401 column of the
+scenario after the first)
 """
+import re
 import csv, glob, os, sys
 
 
@@ -32,6 +36,7 @@ def main():
     elapsed = 0.0
     rtts = []
     procs = 0
+    stale = 0
     for d in sorted(glob.glob(os.path.join(top, "*"))):
         st = os.path.join(d, "stat.csv")
         if not os.path.exists(st):
@@ -55,6 +60,11 @@ def main():
         except (ValueError, IndexError):
             secs = 0
         elapsed = max(elapsed, secs)
+        for cf in glob.glob(os.path.join(d, "*_counts.csv")):
+            c = last_row(cf)
+            if c:
+                cols = sorted((int(k.split("_")[0]), k) for k in c if re.fullmatch(r"\d+_401_Recv", k))
+                stale += sum(num(c, k) for _, k in cols[1:])
         for rf in glob.glob(os.path.join(d, "*_rtt.csv")):
             with open(rf) as f:
                 for line in f:
@@ -77,7 +87,7 @@ def main():
     print(
         f"procs={procs} ok={int(ok)} failed={int(failed)} retrans={int(retr)} unexpected={int(unexp)} "
         f"elapsed={elapsed:.1f} rate={rate:.0f} p50={pct(0.50):.2f} p99={pct(0.99):.2f} "
-        f"max={rtts[-1] if rtts else -1:.2f} nrtt={len(rtts)}"
+        f"max={rtts[-1] if rtts else -1:.2f} nrtt={len(rtts)} stale401={int(stale)}"
     )
 
 
