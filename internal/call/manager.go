@@ -232,6 +232,9 @@ func (m *Manager) lookupDialog(req *sip.Request) *leg {
 	return m.dialogs[dialogKey(req.CallID().Value(), tag)]
 }
 
+// HasDialog reports whether req belongs to a dialog of a call in progress.
+func (m *Manager) HasDialog(req *sip.Request) bool { return m.lookupDialog(req) != nil }
+
 func (m *Manager) forget(c *Call) {
 	m.mu.Lock()
 	delete(m.calls, c.id)

@@ -167,8 +167,16 @@ type Handlers struct {
 // Mount installs the request handlers. Call it once, before Run.
 func (e *Edge) Mount(h Handlers) {
 	d := &dispatcher{h: h, log: e.log}
+	trusted := func(req *sip.Request, src netip.Addr) bool {
+		if h.Trunks != nil {
+			if _, ok := h.Trunks.IdentifySource(src); ok {
+				return true
+			}
+		}
+		return h.Calls != nil && hasToTag(req) && req.CallID() != nil && h.Calls.HasDialog(req)
+	}
 	chain := func(next handler) sipgo.RequestHandler {
-		return adapt(e.log, recoverer(e.log, admit(h.Bans, h.Limiter, sane(next))))
+		return adapt(e.log, recoverer(e.log, admit(h.Bans, h.Limiter, trusted, sane(next))))
 	}
 	e.srv.OnRegister(chain(d.register))
 	e.srv.OnInvite(chain(d.invite))

@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net/netip"
 	"runtime/debug"
 
 	"github.com/emiago/sipgo"
@@ -78,9 +79,18 @@ func recoverer(log *slog.Logger, next handler) handler {
 
 // admit drops requests from banned sources and sources over their rate. Dropping (no
 // answer) is deliberate: a scanner learns nothing and a flood costs us nothing more.
-func admit(bans *Banlist, limit *RateLimiter, next handler) handler {
+//
+// Requests for which trusted says yes pass untouched: those from a trunk's addresses
+// (a provider's POP sends every call from one address: hundreds of requests a second
+// are normal, and banning it is an outage) and those inside a dialog we have (an ACK
+// or BYE of a live call: dropping it leaves the call hanging; its Call-ID and tags
+// cannot be guessed).
+func admit(bans *Banlist, limit *RateLimiter, trusted func(*sip.Request, netip.Addr) bool, next handler) handler {
 	return func(req *sip.Request, tx sip.ServerTransaction) error {
 		src := sourceOf(req).Addr()
+		if trusted != nil && trusted(req, src) {
+			return next(req, tx)
+		}
 		if bans != nil && bans.Banned(src) {
 			return errDrop
 		}
