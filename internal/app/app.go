@@ -123,7 +123,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		ContactHost: contact.Address.Host, ContactPort: contact.Address.Port,
 		Log: log.With("component", "trunk"), OnChange: a.trunkEvents.observe})
 	rt := trunkRuntime{m: a.trunk, table: a.table}
-	a.calls = call.New(call.Config{Log: log.With("component", "call")}, call.Deps{
+	a.calls = call.New(call.Config{Log: log.With("component", "call"), RTPTimeout: cfg.RTPTimeout}, call.Deps{
 		Dgram: dgram, Stream: stream, Contact: contact, Media: a.media,
 		Routes: a.table, Trunks: rt, Locator: a.loc, CDRs: a.cdrCount,
 	})

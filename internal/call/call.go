@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/emiago/sipgo"
@@ -91,6 +92,10 @@ type Call struct {
 	exts       []string // extension call counts taken, released when the call ends
 	stopTimers []func() // run when the call ends
 	callerBye  bool     // the caller sent BYE before the answer
+
+	// hold is set while either leg's last SDP puts the media on hold (sendonly,
+	// inactive, or a 0.0.0.0 address): the RTP timeout does not apply then.
+	hold atomic.Bool
 
 	endOnce sync.Once
 }
@@ -255,4 +260,20 @@ func (c *Call) byeBeforeAnswer() {
 	if stop != nil {
 		stop()
 	}
+}
+
+// setOffer records the SDP leg l last sent and recomputes the hold flag.
+func (c *Call) setOffer(l *leg, o media.Offer) {
+	c.mu.Lock()
+	l.offer = o
+	h := c.a != nil && c.a.offer.OnHold() || c.b != nil && c.b.offer.OnHold()
+	c.mu.Unlock()
+	c.hold.Store(h)
+}
+
+// offerOf returns the SDP leg l last sent.
+func (c *Call) offerOf(l *leg) media.Offer {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return l.offer
 }

@@ -111,7 +111,7 @@ func (c *Call) reoffer(from *leg, req *sip.Request, tx sip.ServerTransaction) er
 		if err != nil {
 			return &Reject{Code: 488, Reason: "Not Acceptable Here"}
 		}
-		from.offer = offer
+		c.setOffer(from, offer)
 		c.media.SetPeer(from.side, offer)
 		out.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 		out.SetBody(body)

@@ -345,9 +345,9 @@ func (c *Call) answerFor(dst, src *leg, body []byte) ([]byte, error) {
 	if err != nil {
 		return nil, err
 	}
-	src.offer = offer
+	c.setOffer(src, offer)
 	c.media.SetPeer(src.side, offer)
-	out, _, err := media.RewriteSDP(body, c.media.LocalAddr(dst.side), media.Intersect(dst.offer, offer), dst.origin)
+	out, _, err := media.RewriteSDP(body, c.media.LocalAddr(dst.side), media.Intersect(c.offerOf(dst), offer), dst.origin)
 	return out, err
 }
 

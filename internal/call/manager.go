@@ -74,6 +74,10 @@ type CDRWriter interface {
 type Config struct {
 	// RingTimeout ends an unanswered call with 480. 0 = 60s.
 	RingTimeout time.Duration
+	// RTPTimeout hangs up an answered call whose media stopped in both directions
+	// for this long (a lost BYE, a crashed phone), unless a leg is on hold. Calls that
+	// never carried RTP are left alone. 0 = off.
+	RTPTimeout time.Duration
 	// Log receives call events; nil discards.
 	Log *slog.Logger
 	// Now is the clock; nil = time.Now.
@@ -149,9 +153,46 @@ func (m *Manager) Run(ctx context.Context) error {
 	m.mu.Lock()
 	m.base = ctx
 	m.mu.Unlock()
-	<-ctx.Done()
-	m.HangupAll("shutdown")
-	return nil
+	var tick <-chan time.Time
+	if m.cfg.RTPTimeout > 0 {
+		t := time.NewTicker(min(max(m.cfg.RTPTimeout/4, 250*time.Millisecond), 5*time.Second))
+		defer t.Stop()
+		tick = t.C
+	}
+	for {
+		select {
+		case <-ctx.Done():
+			m.HangupAll("shutdown")
+			return nil
+		case <-tick:
+			m.sweepMedia()
+		}
+	}
+}
+
+// sweepMedia ends answered calls whose RTP stopped for RTPTimeout (not on hold).
+func (m *Manager) sweepMedia() {
+	now := m.cfg.Now()
+	m.mu.Lock()
+	calls := make([]*Call, 0, len(m.calls))
+	for _, c := range m.calls {
+		calls = append(calls, c)
+	}
+	m.mu.Unlock()
+	for _, c := range calls {
+		c.mu.Lock()
+		answered := !c.answered.IsZero() && !c.ended
+		c.mu.Unlock()
+		if !answered || c.hold.Load() || c.media == nil {
+			continue
+		}
+		last := c.media.Stats().LastPacket
+		if last.IsZero() || now.Sub(last) < m.cfg.RTPTimeout {
+			continue
+		}
+		c.log.Info("no RTP for too long: hanging up", "silent", now.Sub(last).Round(time.Second), "rtp_timeout", m.cfg.RTPTimeout)
+		go c.abort(model.PartySystem, "RTP timeout")
+	}
 }
 
 func (m *Manager) context() context.Context {

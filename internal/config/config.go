@@ -50,6 +50,10 @@ type Config struct {
 	LogFormat string `yaml:"log_format"`
 	// DrainTimeout bounds how long SIGTERM waits for active calls. Default 30s.
 	DrainTimeout time.Duration `yaml:"drain_timeout"`
+	// RTPTimeout hangs up an answered call whose relayed RTP stopped both ways for
+	// this long (not while on hold; never for calls that had no RTP). Default 60s;
+	// 0 turns it off.
+	RTPTimeout time.Duration `yaml:"rtp_timeout"`
 	// AdminToken authorises the API. Only from TRUNKLINE_ADMIN_TOKEN (never a flag: it
 	// would show in ps); when empty, one is generated into DataDir/admin.token.
 	AdminToken string `yaml:"-"`
@@ -67,6 +71,7 @@ func Defaults() Config {
 		LogLevel:     "info",
 		LogFormat:    "text",
 		DrainTimeout: 30 * time.Second,
+		RTPTimeout:   60 * time.Second,
 	}
 }
 
@@ -136,6 +141,9 @@ func (c *Config) Validate() error {
 	if c.DrainTimeout < 0 {
 		return &Error{"drain_timeout", "must not be negative"}
 	}
+	if c.RTPTimeout < 0 || (c.RTPTimeout > 0 && c.RTPTimeout < time.Second) {
+		return &Error{"rtp_timeout", "0 (off) or at least 1s"}
+	}
 	return nil
 }
 
@@ -170,7 +178,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		usage     string
 	}
 	var fromFlags Config
-	var drain string
+	var drain, rtpTimeout string
 	binds := []binding{
 		{"data-dir", "TRUNKLINE_DATA_DIR", &fromFlags.DataDir, "data directory (database, admin token)"},
 		{"sip-listen", "TRUNKLINE_SIP_LISTEN", &fromFlags.SIPListen, "SIP UDP+TCP HOST:PORT"},
@@ -184,6 +192,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		{"log-level", "TRUNKLINE_LOG_LEVEL", &fromFlags.LogLevel, "debug|info|warn|error"},
 		{"log-format", "TRUNKLINE_LOG_FORMAT", &fromFlags.LogFormat, "text|json"},
 		{"drain-timeout", "TRUNKLINE_DRAIN_TIMEOUT", &drain, "how long SIGTERM waits for calls, e.g. 30s"},
+		{"rtp-timeout", "TRUNKLINE_RTP_TIMEOUT", &rtpTimeout, "hang up calls whose RTP stopped this long, e.g. 60s; 0 = off"},
 	}
 	for _, b := range binds {
 		fs.StringVar(b.dst, b.flag, "", b.usage+" (env "+b.env+")")
@@ -211,7 +220,7 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		"rtp-ports": &c.RTPPorts, "external-ip": &c.ExternalIP, "realm": &c.Realm,
 		"log-level": &c.LogLevel, "log-format": &c.LogFormat,
 	}
-	var drainStr string
+	var drainStr, rtpStr string
 	for _, b := range binds {
 		var v string
 		var ok bool
@@ -223,8 +232,12 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 		if !ok {
 			continue
 		}
-		if b.flag == "drain-timeout" {
+		switch b.flag {
+		case "drain-timeout":
 			drainStr = v
+			continue
+		case "rtp-timeout":
+			rtpStr = v
 			continue
 		}
 		*dst[b.flag] = v
@@ -235,6 +248,13 @@ func Load(args []string, getenv func(string) string) (Config, error) {
 			return c, &Error{"drain_timeout", "not a duration such as 30s"}
 		}
 		c.DrainTimeout = d
+	}
+	if rtpStr != "" {
+		d, err := time.ParseDuration(rtpStr)
+		if err != nil {
+			return c, &Error{"rtp_timeout", "not a duration such as 60s"}
+		}
+		c.RTPTimeout = d
 	}
 	c.AdminToken = getenv("TRUNKLINE_ADMIN_TOKEN")
 	return c, c.Validate()

@@ -57,6 +57,8 @@ func TestLoadErrorsNameField(t *testing.T) {
 		{"log level", nil, map[string]string{"TRUNKLINE_LOG_LEVEL": "loud"}, "log_level"},
 		{"log format", []string{"--log-format", "xml"}, nil, "log_format"},
 		{"drain", []string{"--drain-timeout", "soon"}, nil, "drain_timeout"},
+		{"rtp timeout", []string{"--rtp-timeout", "later"}, nil, "rtp_timeout"},
+		{"rtp timeout too short", []string{"--rtp-timeout", "10ms"}, nil, "rtp_timeout"},
 		{"tls half", []string{"--tls-cert", "a.pem"}, nil, "tls_cert"},
 		{"unknown yaml key", []string{"--config", bad}, nil, "config"},
 		{"missing file", []string{"--config", filepath.Join(dir, "none.yaml")}, nil, "config"},
