@@ -6,7 +6,7 @@
 # Knobs (environment): USERS (P1/P4 users, default 20000; 100000 for the full run),
 # STEP_S (seconds per load step, 10), P1_RATES, P2_RATES (steps), HOLD_MS (P2 call length, 1000),
 # P1_RESTART=1 (restart Trunkline before each P1 step: the old work-around for the digest
-# nonce-table lockout fixed in 0bea3bd; off by default so the nonce table is exercised),
+# nonce-table lockout fixed in cd28dca; off by default so the nonce table is exercised),
 # TL_RTP_PORTS (Trunkline's --rtp-ports, 10000-60000: wide enough that P2's ceiling is CPU, not
 # the port quarantine), PHASE_IDLE_WAIT_S (before each phase wait up to this for load <
 # PHASE_IDLE_LOAD (0.4) and no other SIPp/Kamailio/Trunkline/go test processes, 150),
@@ -258,7 +258,7 @@ if has_phase p1; then
     for s in $order; do
       if [ $s = tl ] && [ $t_ok = 1 ]; then
         # P1_RESTART=1: restart (same database: bindings persist) so that the digest
-        # nonce-count table starts empty. Needed before 0bea3bd, when a full table (65,536
+        # nonce-count table starts empty. Needed before cd28dca, when a full table (65,536
         # nonces per 5-10 min) refused every new nonce; now a full generation starts a new
         # one, so by default Trunkline runs through all steps (and the profile) unrestarted.
         [ "$P1_RESTART" = 1 ] && tl_restart
