@@ -148,7 +148,12 @@ func TestRelayBothWays(t *testing.T) {
 			}
 		}
 	}
+	// The relay counts a packet after its write returns, so the receiver can see the
+	// last packet a moment before the counter does: wait for the counters to settle.
 	st := s.Stats()
+	for deadline := time.Now().Add(2 * time.Second); (st.AtoB.Packets != 100 || st.BtoA.Packets != 100) && time.Now().Before(deadline); st = s.Stats() {
+		time.Sleep(time.Millisecond)
+	}
 	if st.AtoB.Packets != 100 || st.BtoA.Packets != 100 || st.AtoB.Bytes != 17200 {
 		t.Errorf("stats %+v", st)
 	}
@@ -229,6 +234,9 @@ func TestRelayRTCP(t *testing.T) {
 		t.Fatalf("RTCP B->A from %v", from)
 	}
 	st := s.Stats()
+	for deadline := time.Now().Add(2 * time.Second); st.BtoA.RTCPPackets != 1 && time.Now().Before(deadline); st = s.Stats() {
+		time.Sleep(time.Millisecond) // counted after the write returns
+	}
 	if st.AtoB.RTCPPackets != 1 || st.BtoA.RTCPPackets != 1 || st.AtoB.Dropped != 1 || st.AtoB.Packets != 0 {
 		t.Errorf("stats %+v", st)
 	}
