@@ -122,7 +122,8 @@ kam_proxy() {   # kam_proxy DIR [defines...]
   UAS_K_PORT=$(free_port $UAS_IP)
   kam_start proxy.cfg "$dir" -A "UAS_URI=\"sip:$UAS_IP:$UAS_K_PORT\"" "$@"
 }
-tl_metric() { curl -fsS "$TL_HTTP/metrics" | awk -v m="$1" '$1==m{print $2}'; }
+tl_metric() { curl -fsS "$TL_HTTP/metrics" | awk -v m="$1" '$1==m{printf "%.0f\n", $2}'; }
+tl_gc() { curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/debug/pprof/heap?gc=1"; }  # forces a GC
 tl_profile() {  # tl_profile SECONDS OUT: CPU profile from the running Trunkline (/debug/pprof, token)
   curl -fsS -H "Authorization: Bearer $TL_TOKEN" -o "$2.pb.gz" "$TL_HTTP/debug/pprof/profile?seconds=$1" \
     && go tool pprof -top -nodecount=30 "$BENCH_ROOT/.bin/trunkline" "$2.pb.gz" > "$2.top.txt" 2>/dev/null \
@@ -229,11 +230,17 @@ if has_phase p4 || has_phase p1; then
   sleep 1
   wal_watch_start
   rss0=$(rss_kb $TL_PID); g0=$(tl_metric go_goroutines || true)
+  tl_gc; heap0=$(tl_metric go_memstats_heap_inuse_bytes)
   reg_step trunkline p4-tl "$TL_IP:$TL_SIP_PORT" "$P4_RATE" "$USERS" $TL_PID
   S_OK_P4=$S_ok
   sleep 2; rss1=$(rss_kb $TL_PID); nreg=$(tl_metric trunkline_registrations || echo "?")
   fig P4 "trunkline RSS per 10k registrations" "$(calc "($rss1 - $rss0) / ($S_ok / 10000)" 0) KB" \
       "RSS $rss0 -> $rss1 KB, $S_ok new bindings ($nreg in location), $(calc "($rss1-$rss0)*1024/$S_ok" 0) B each; target <= 1 KB each"
+  # Steady state: the REGISTER transactions are kept for Timer J (64*T1 = 32 s) after
+  # their final response; after that and a forced GC, what stays is the bindings.
+  sleep 35; tl_gc; heap1=$(tl_metric go_memstats_heap_inuse_bytes)
+  fig P4 "trunkline live heap per registration (after Timer J and a GC)" "$(calc "($heap1 - $heap0) / $S_ok" 0) B" \
+      "heap in use $(calc "$heap0/1048576" 1) -> $(calc "$heap1/1048576" 1) MB after GC, $S_ok bindings; RSS does not shrink as fast (the Go runtime returns pages lazily)"
   fig P1 "trunkline initial REGISTER (new bindings) CPU per 1k" "$(per1k) CPU-s" "$P4_RATE/s, failed $S_failed"
   ktot0=$(kam_cmd core.shmmem | awk '/real_used/{print $2}')
   KR_PIDS=$(kam_pids); krss0=$(rss_sum $KR_PIDS)
