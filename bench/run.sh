@@ -239,6 +239,8 @@ if has_phase p4 || has_phase p1; then
   # Steady state: the REGISTER transactions are kept for Timer J (64*T1 = 32 s) after
   # their final response; after that and a forced GC, what stays is the bindings.
   sleep 35; tl_gc; heap1=$(tl_metric go_memstats_heap_inuse_bytes)
+  curl -fsS -H "Authorization: Bearer $TL_TOKEN" -o "$RES/heap-p4.pb.gz" "$TL_HTTP/debug/pprof/heap?gc=1" \
+    && go tool pprof -top -inuse_space -nodecount=25 "$BENCH_ROOT/.bin/trunkline" "$RES/heap-p4.pb.gz" > "$RES/heap-p4.top.txt" 2>/dev/null
   fig P4 "trunkline live heap per registration (after Timer J and a GC)" "$(calc "($heap1 - $heap0) / $S_ok" 0) B" \
       "heap in use $(calc "$heap0/1048576" 1) -> $(calc "$heap1/1048576" 1) MB after GC, $S_ok bindings; RSS does not shrink as fast (the Go runtime returns pages lazily)"
   fig P1 "trunkline initial REGISTER (new bindings) CPU per 1k" "$(per1k) CPU-s" "$P4_RATE/s, failed $S_failed"
