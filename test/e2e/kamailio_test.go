@@ -479,14 +479,17 @@ func runSIPpOn(t testing.TB, ip string, s *sippRun) *sippResult {
 // callIDOn is the Call-ID of call n of a SIPp run bound to ip.
 func callIDOn(s *sippRun, ip string, n int) string { return fmt.Sprintf("%s-%d@%s", s.CallID, n, ip) }
 
+// startSIPpOnProc runs SIPp bound to ip (its -i and -mi). In the background it
+// returns once SIPp listens; in the foreground the caller waits for it. It is stopped,
+// and its logs dumped if the test failed, at the end of the test.
 func startSIPpOnProc(t testing.TB, ip string, s *sippRun, background bool) *sippProc {
 	t.Helper()
 	requirePeer(t, "sipp")
-	if s.Port == 0 {
-		s.Port = freePortOn(t, ip, s.TCP)
+	if s.Port == 0 && ip != "127.0.0.1" {
+		s.Port = freePortOn(t, ip, s.TCP) // prepare picks ports free on 127.0.0.1
 	}
 	res, args := s.prepare(t)
-	for i := 0; i+1 < len(args); i++ {
+	for i := 0; ip != "127.0.0.1" && i+1 < len(args); i++ {
 		if args[i] == "-i" || args[i] == "-mi" {
 			args[i+1] = ip
 		}

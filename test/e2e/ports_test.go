@@ -1,12 +1,9 @@
 package e2e
 
 import (
-	"fmt"
 	"math/rand/v2"
 	"net"
-	"os"
 	"strconv"
-	"strings"
 	"sync"
 	"testing"
 )
@@ -119,27 +116,5 @@ func freeUDPPort(t testing.TB) int {
 	return 0
 }
 
-// listening reports whether some process has bound 127.0.0.1:port (UDP) or listens on it
-// (TCP), read from /proc/net so that the probe never takes the port itself.
-func listening(proto string, port int) bool {
-	file := "/proc/net/udp"
-	if proto == "tcp" {
-		file = "/proc/net/tcp"
-	}
-	data, err := os.ReadFile(file)
-	if err != nil {
-		return false
-	}
-	want := fmt.Sprintf("0100007F:%04X", port)
-	wild := fmt.Sprintf("00000000:%04X", port)
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		f := strings.Fields(line)
-		if len(f) < 4 || (f[1] != want && f[1] != wild) {
-			continue
-		}
-		if proto == "udp" || f[3] == "0A" { // 0A = TCP_LISTEN
-			return true
-		}
-	}
-	return false
-}
+// listening reports whether something is bound to 127.0.0.1:port (or the wildcard).
+func listening(proto string, port int) bool { return boundOn(proto, "127.0.0.1", port) }

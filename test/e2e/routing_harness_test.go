@@ -39,48 +39,11 @@ func onAddress(s *sippRun, ip string) *sippRun {
 	return s
 }
 
-// startSIPpAt starts a background SIPp on ip (UDP) and waits until it has bound
-// ip:port. Stopped when the test ends (sipp_test.go's cleanup).
+// startSIPpAt starts a background SIPp on ip and waits until it has bound ip:port.
+// Stopped when the test ends.
 func startSIPpAt(t testing.TB, s *sippRun, ip string) *sippProc {
 	t.Helper()
-	onAddress(s, ip)
-	p := startSIPpProc(t, s, false)
-	deadline := time.Now().Add(10 * time.Second)
-	for !listeningOn(ip, s.Port) {
-		select {
-		case <-p.done:
-			p.finish()
-			p.dump()
-			t.Fatalf("sipp %s exited at start (%v, exit code %d); expected it to listen on %s:%d",
-				s.Name, p.err, p.res.ExitCode, ip, s.Port)
-		default:
-		}
-		if time.Now().After(deadline) {
-			t.Fatalf("sipp %s does not listen on udp %s:%d after 10 s", s.Name, ip, s.Port)
-		}
-		time.Sleep(20 * time.Millisecond)
-	}
-	return p
-}
-
-// listeningOn reports whether some socket has bound UDP ip:port (IPv4), read from
-// /proc/net/udp.
-func listeningOn(ip string, port int) bool {
-	var a, b, c, d int
-	if _, err := fmt.Sscanf(ip, "%d.%d.%d.%d", &a, &b, &c, &d); err != nil {
-		return false
-	}
-	want := fmt.Sprintf("%02X%02X%02X%02X:%04X", d, c, b, a, port)
-	data, err := os.ReadFile("/proc/net/udp")
-	if err != nil {
-		return false
-	}
-	for _, line := range strings.Split(string(data), "\n")[1:] {
-		if f := strings.Fields(line); len(f) > 2 && f[1] == want {
-			return true
-		}
-	}
-	return false
+	return startSIPpOnProc(t, ip, s, true)
 }
 
 // providerUAS starts a SIPp UAS playing a provider (trunk far end) on ip, for up to

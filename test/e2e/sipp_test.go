@@ -182,58 +182,10 @@ func startSIPp(t testing.TB, s *sippRun) *sippProc {
 	return startSIPpProc(t, s, true)
 }
 
+// startSIPpProc runs SIPp on 127.0.0.1 (startSIPpOnProc has the details).
 func startSIPpProc(t testing.TB, s *sippRun, background bool) *sippProc {
 	t.Helper()
-	requirePeer(t, "sipp")
-	res, args := s.prepare(t)
-	out, err := os.Create(res.Stdout)
-	if err != nil {
-		t.Fatal(err)
-	}
-	cmd := exec.Command("sipp", args...)
-	cmd.Dir = res.Dir
-	cmd.Stdout, cmd.Stderr = out, out
-	p := &sippProc{t: t, run: s, cmd: cmd, done: make(chan struct{}), res: res, Port: s.Port, Media: s.MediaPort, stdout: out}
-	if err := os.WriteFile(filepath.Join(res.Dir, "cmdline"), []byte("sipp "+strings.Join(args, " ")+"\n"), 0o644); err != nil {
-		t.Fatal(err)
-	}
-	if err := cmd.Start(); err != nil {
-		out.Close()
-		t.Fatalf("start sipp: %v", err)
-	}
-	go func() {
-		p.err = cmd.Wait()
-		out.Close()
-		close(p.done)
-	}()
-	t.Cleanup(func() {
-		p.Stop()
-		if t.Failed() {
-			p.dump()
-		}
-	})
-	if background {
-		proto := "udp"
-		if s.TCP {
-			proto = "tcp"
-		}
-		deadline := time.Now().Add(10 * time.Second)
-		for !listening(proto, s.Port) {
-			select {
-			case <-p.done:
-				p.finish()
-				p.dump()
-				t.Fatalf("sipp %s exited at start (%v, exit code %d); expected it to listen on 127.0.0.1:%d",
-					s.Name, p.err, p.res.ExitCode, s.Port)
-			default:
-			}
-			if time.Now().After(deadline) {
-				t.Fatalf("sipp %s does not listen on %s 127.0.0.1:%d after 10 s", s.Name, proto, s.Port)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-	return p
+	return startSIPpOnProc(t, "127.0.0.1", s, background)
 }
 
 // wait waits for SIPp to exit by itself; after timeout it is stopped and an error returned.

@@ -57,7 +57,7 @@ const helperEnv = "TRUNKLINE_SQLITE_HELPER_DB"
 func TestHelperWriteCDRs(t *testing.T) {
 	path := os.Getenv(helperEnv)
 	if path == "" {
-		t.Skip("helper process only")
+		return // not a test of its own: the child process of the test above (os/exec style)
 	}
 	s, err := Open(t.Context(), path)
 	if err != nil {
