@@ -143,7 +143,7 @@ func (c *Call) reoffer(from *leg, req *sip.Request, tx sip.ServerTransaction) er
 	if res.IsSuccess() {
 		answer.AppendHeader(sip.HeaderClone(&c.m.deps.Contact))
 	}
-	copyResponseHeaders(answer, res, "Session-Expires", "Require")
+	copyHeaders(answer, res, "Session-Expires", "Require")
 	return tx.Respond(answer)
 }
 
@@ -168,15 +168,15 @@ func (c *Call) relay(from *leg, req *sip.Request, tx sip.ServerTransaction) erro
 	return tx.Respond(sip.NewResponseFromRequest(req, res.StatusCode, res.Reason, nil))
 }
 
-func copyHeaders(dst, src *sip.Request, names ...string) {
-	for _, n := range names {
-		for _, h := range src.GetHeaders(n) {
-			dst.AppendHeader(sip.NewHeader(h.Name(), h.Value()))
-		}
-	}
+// headerCarrier is what requests and responses share for copying headers.
+type headerCarrier interface {
+	GetHeaders(name string) []sip.Header
+	AppendHeader(h sip.Header)
 }
 
-func copyResponseHeaders(dst, src *sip.Response, names ...string) {
+// copyHeaders copies the named headers of src into dst (either may be a request or
+// a response).
+func copyHeaders(dst, src headerCarrier, names ...string) {
 	for _, n := range names {
 		for _, h := range src.GetHeaders(n) {
 			dst.AppendHeader(sip.NewHeader(h.Name(), h.Value()))

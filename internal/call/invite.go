@@ -4,6 +4,7 @@ import (
 	"context"
 	"net/netip"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/emiago/sipgo/sip"
@@ -222,7 +223,7 @@ func (c *Call) run(reqA *sip.Request, dec routing.Decision) {
 		// the member answered: busy, declined or no answer.
 	}
 	if last.code == 0 && last.cause == "" && len(skipped) > 0 {
-		last = attempt{code: 503, reason: "Service Unavailable", cause: "no usable trunk (" + joinShort(skipped) + ")", fromUs: true}
+		last = attempt{code: 503, reason: "Service Unavailable", cause: "no usable trunk (" + strings.Join(skipped, "; ") + ")", fromUs: true}
 	}
 	c.fail(ringCtx, last)
 }
@@ -261,7 +262,7 @@ func (c *Call) extensionBranches(reqA *sip.Request, t routing.Target, body []byt
 	if busy == len(members) {
 		return nil, "busy"
 	}
-	return nil, "extension " + joinShort(members) + " not registered"
+	return nil, "extension " + strings.Join(members, "; ") + " not registered"
 }
 
 // takeTrunk checks that a trunk can take the call now and takes a call slot. An
@@ -428,17 +429,6 @@ func reasonPhrase(code int) string {
 		return "Decline"
 	}
 	return "Rejected"
-}
-
-func joinShort(s []string) string {
-	out := ""
-	for i, x := range s {
-		if i > 0 {
-			out += "; "
-		}
-		out += x
-	}
-	return out
 }
 
 // retryAfter parses a Retry-After header value (RFC 3261 §20.33): seconds, maybe

@@ -104,7 +104,9 @@ type tracedMsg struct {
 	At time.Time
 }
 
-// Like sipmsg_test.go's traceSep, with the timestamp captured.
+// traceSepTime is the line SIPp writes before each traced message:
+// "----------------------------------------------- 2026-11-21 09:02:47.217676"
+// "UDP message received [231] bytes :" / "UDP message sent (653 bytes):"
 var traceSepTime = regexp.MustCompile(`(?m)^-{20,} (\d{4}-\d\d-\d\d [0-9:.]+)\n(?:UDP|TCP|TLS) message (sent|received)[^\n]*\n\n`)
 
 // readSIPpTrace parses a -trace_msg log keeping SIPp's timestamps (local time,

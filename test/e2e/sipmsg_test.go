@@ -2,8 +2,6 @@ package e2e
 
 import (
 	"fmt"
-	"os"
-	"regexp"
 	"strconv"
 	"strings"
 	"testing"
@@ -81,31 +79,13 @@ func (m sipMsg) String() string {
 	return b.String()
 }
 
-// "----------------------------------------------- 2026-11-21 09:02:47.217676"
-// "UDP message received [231] bytes :" / "UDP message sent (653 bytes):"
-var traceSep = regexp.MustCompile(`(?m)^-{20,} \d{4}-\d\d-\d\d [0-9:.]+\n(UDP|TCP|TLS) message (sent|received)[^\n]*\n\n`)
-
-// readSIPpMessages parses a -trace_msg log.
+// readSIPpMessages parses a -trace_msg log (readSIPpTrace, without the timestamps).
 func readSIPpMessages(t testing.TB, path string) []sipMsg {
 	t.Helper()
-	data, err := os.ReadFile(path)
-	if err != nil {
-		t.Fatalf("read sipp message log: %v", err)
-	}
-	text := string(data)
-	locs := traceSep.FindAllStringSubmatchIndex(text, -1)
-	var out []sipMsg
-	for i, loc := range locs {
-		end := len(text)
-		if i+1 < len(locs) {
-			end = locs[i+1][0]
-		}
-		raw := text[loc[1]:end]
-		m := parseSIP(raw)
-		m.Received = text[loc[4]:loc[5]] == "received"
-		if m.First != "" {
-			out = append(out, m)
-		}
+	trace := readSIPpTrace(t, path)
+	out := make([]sipMsg, len(trace))
+	for i, m := range trace {
+		out[i] = m.sipMsg
 	}
 	return out
 }
