@@ -300,11 +300,7 @@ func (c *Call) buildInviteB(reqA *sip.Request, t routing.Target, b model.Binding
 // newInvite builds an initial INVITE of leg B with the headers both kinds of target
 // share.
 func (c *Call) newInvite(reqA *sip.Request, ruri, from sip.Uri, display string, to sip.Uri, body []byte) *sip.Request {
-	req := sip.NewRequest(sip.INVITE, ruri)
-	fh := &sip.FromHeader{DisplayName: display, Address: from, Params: sip.NewParams()}
-	fh.Params.Add("tag", sip.GenerateTagN(16))
-	req.AppendHeader(fh)
-	req.AppendHeader(&sip.ToHeader{Address: to, Params: sip.NewParams()})
+	req := newRequest(sip.INVITE, ruri, from, display, to)
 	mf := sip.MaxForwardsHeader(70)
 	if h := reqA.MaxForwards(); h != nil {
 		mf = sip.MaxForwardsHeader(h.Val() - 1) // RFC 3261 §16.6 step 3; 0 was refused at the edge
@@ -313,6 +309,17 @@ func (c *Call) newInvite(reqA *sip.Request, ruri, from sip.Uri, display string, 
 	req.AppendHeader(sip.NewHeader("Content-Type", "application/sdp"))
 	req.AppendHeader(sip.NewHeader("Allow", "INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, MESSAGE, NOTIFY"))
 	req.SetBody(body)
+	return req
+}
+
+// newRequest starts an out-of-dialog request that Trunkline originates: From with a
+// fresh tag, To without one.
+func newRequest(method sip.RequestMethod, ruri, from sip.Uri, display string, to sip.Uri) *sip.Request {
+	req := sip.NewRequest(method, ruri)
+	fh := &sip.FromHeader{DisplayName: display, Address: from, Params: sip.NewParams()}
+	fh.Params.Add("tag", sip.GenerateTagN(16))
+	req.AppendHeader(fh)
+	req.AppendHeader(&sip.ToHeader{Address: to, Params: sip.NewParams()})
 	return req
 }
 

@@ -31,13 +31,9 @@ func (m *Manager) HandleMessage(req *sip.Request, tx sip.ServerTransaction, call
 		if err := sip.ParseUri(b.Contact, &target); err != nil {
 			continue
 		}
-		out := sip.NewRequest(sip.MESSAGE, target)
 		host := m.deps.Contact.Address.Host
-		from := &sip.FromHeader{DisplayName: req.From().DisplayName,
-			Address: sip.Uri{Scheme: "sip", User: caller.Extension, Host: host}, Params: sip.NewParams()}
-		from.Params.Add("tag", sip.GenerateTagN(16))
-		out.AppendHeader(from)
-		out.AppendHeader(&sip.ToHeader{Address: sip.Uri{Scheme: "sip", User: callee, Host: host}, Params: sip.NewParams()})
+		out := newRequest(sip.MESSAGE, target, sip.Uri{Scheme: "sip", User: caller.Extension, Host: host},
+			req.From().DisplayName, sip.Uri{Scheme: "sip", User: callee, Host: host})
 		copyHeaders(out, req, "Content-Type")
 		out.SetBody(req.Body())
 		if b.Transport != "" {
@@ -46,11 +42,7 @@ func (m *Manager) HandleMessage(req *sip.Request, tx sip.ServerTransaction, call
 		if dst := natDestination(target, b.Source); dst != "" {
 			out.SetDestination(dst)
 		}
-		client := m.deps.Dgram
-		if b.Transport != "" && b.Transport != "udp" {
-			client = m.deps.Stream
-		}
-		res, err := client.Do(ctx, out)
+		res, err := m.dialogUA(b.Transport).Client.Do(ctx, out)
 		if err != nil {
 			continue
 		}
