@@ -481,8 +481,13 @@ func (m *Manager) IdentifySource(ip netip.Addr) (string, bool) {
 	if !ip.IsValid() {
 		return "", false
 	}
+	// The SIP edge asks this for every request (trusted sources skip the rate limit),
+	// so no sorting here: ties are broken by name while scanning.
 	m.mu.Lock()
-	es := m.sortedEntries()
+	es := make([]*entry, 0, len(m.entries))
+	for _, e := range m.entries {
+		es = append(es, e)
+	}
 	m.mu.Unlock()
 	best, name := -1, ""
 	for _, e := range es {
@@ -491,7 +496,8 @@ func (m *Manager) IdentifySource(ip netip.Addr) (string, bool) {
 		// Request-URI (not our Contact user), or a register:false trunk (Twilio),
 		// calls from its own addresses.
 		if e.trunk.Enabled && e.trunk.Kind != model.TrunkAcceptRegister {
-			if b := max(bestMatch(e.staticPfx, ip), bestMatch(e.resolvedPfx, ip)); b > best {
+			b := max(bestMatch(e.staticPfx, ip), bestMatch(e.resolvedPfx, ip))
+			if b >= 0 && (b > best || b == best && e.name < name) {
 				best, name = b, e.name
 			}
 		}
