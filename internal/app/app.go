@@ -122,7 +122,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 	a.trunk = trunk.NewManager(trunk.Config{Client: dgram, StreamClient: stream,
 		ContactHost: contact.Address.Host, ContactPort: contact.Address.Port,
 		Log: log.With("component", "trunk"), OnChange: a.trunkEvents.observe})
-	rt := trunkRuntime{m: a.trunk, table: a.table}
+	rt := trunkRuntime{Manager: a.trunk, table: a.table}
 	a.calls = call.New(call.Config{Log: log.With("component", "call"), RTPTimeout: cfg.RTPTimeout}, call.Deps{
 		Dgram: dgram, Stream: stream, Contact: contact, Media: a.media,
 		Routes: a.table, Trunks: rt, Locator: a.loc, CDRs: a.cdrCount,
@@ -138,7 +138,7 @@ func New(ctx context.Context, cfg config.Config, log *slog.Logger, stderr io.Wri
 		return nil, fmt.Errorf("app: http: %w", err)
 	}
 	apiH := api.New(api.Options{
-		Store: st, Token: token, Registrations: a.loc, Calls: a.calls, Trunks: a.trunk, TrunkStatus: trunkStatus{a.trunk},
+		Store: st, Token: token, Registrations: a.loc, Calls: a.calls, Trunks: a.trunk, TrunkStatus: a.trunk,
 		OnChange: func(ctx context.Context) {
 			if err := a.Reload(ctx); err != nil {
 				log.Error("reload after change failed", "error", err)

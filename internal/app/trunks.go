@@ -1,36 +1,26 @@
 package app
 
 import (
-	"github.com/trunkline/trunkline/internal/model"
-	"time"
-
-	"net/netip"
-
 	"github.com/trunkline/trunkline/internal/routing"
 	"github.com/trunkline/trunkline/internal/trunk"
 )
 
-// trunkRuntime adapts the trunk manager to what call control and the SIP edge ask.
+// trunkRuntime adapts the trunk manager to what call control (call.TrunkRuntime) and
+// the SIP edge (sipedge.TrunkIdentifier) ask. Usable, Acquire, Release, MarkDown,
+// IdentifyContactUser and IdentifySource are the manager's own; Target is reshaped so
+// that call control does not import the trunk package's types.
 type trunkRuntime struct {
-	m     *trunk.Manager
+	*trunk.Manager
 	table *routing.Table
 }
 
+// Target returns the resolved address, transport and outbound proxy of a trunk.
 func (r trunkRuntime) Target(name string) (string, string, string, bool) {
-	t, ok := r.m.Target(name)
+	t, ok := r.Manager.Target(name)
 	return t.Addr, t.Transport, t.OutboundProxy, ok
 }
 
-func (r trunkRuntime) Usable(name string) bool { return r.m.Usable(name) }
-func (r trunkRuntime) Acquire(name string) bool {
-	return r.m.Acquire(name)
-}
-func (r trunkRuntime) Release(name string) { r.m.Release(name) }
-
-func (r trunkRuntime) MarkDown(name string, d time.Duration, reason string) {
-	r.m.MarkDown(name, d, reason)
-}
-
+// ContactUser is the user of the trunk's registration Contact.
 func (r trunkRuntime) ContactUser(name string) string {
 	t, ok := r.table.Load().Trunk(name)
 	if !ok {
@@ -39,20 +29,7 @@ func (r trunkRuntime) ContactUser(name string) string {
 	return trunk.ContactUser(t)
 }
 
-func (r trunkRuntime) IdentifyContactUser(user string) (string, bool) {
-	return r.m.IdentifyContactUser(user)
-}
-
-func (r trunkRuntime) IdentifySource(ip netip.Addr) (string, bool) { return r.m.IdentifySource(ip) }
-
+// TrunkOfUser names the accept_register trunk that issued user.
 func (r trunkRuntime) TrunkOfUser(user string) (string, bool) {
 	return routing.Accounts{Table: r.table}.TrunkOfUser(user)
-}
-
-// trunkStatus is the trunk runtime as the routing dry run shows it.
-type trunkStatus struct{ m *trunk.Manager }
-
-func (t trunkStatus) Usable(name string) bool { return t.m.Usable(name) }
-func (t trunkStatus) State(name string) (model.TrunkState, bool) {
-	return t.m.State(name)
 }
