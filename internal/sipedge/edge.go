@@ -42,7 +42,6 @@ type Config struct {
 
 // Edge is the SIP front: one sipgo UserAgent with its server and clients.
 type Edge struct {
-	cfg     Config
 	log     *slog.Logger
 	ua      *sipgo.UserAgent
 	srv     *sipgo.Server
@@ -69,7 +68,7 @@ func New(cfg Config) (*Edge, error) {
 	if err != nil {
 		return nil, fmt.Errorf("sipedge: listen %q: %w", cfg.Listen, err)
 	}
-	e := &Edge{cfg: cfg, log: cfg.Log}
+	e := &Edge{log: cfg.Log}
 	e.udp, err = net.ListenPacket("udp", cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("sipedge: udp: %w", err)
