@@ -279,6 +279,14 @@ func (a *App) closeAll() {
 		a.media.Shutdown(ctx)
 		cancel()
 	}
+	if a.loc != nil && a.store != nil {
+		// The edge is closed: no REGISTER can change a binding after this flush.
+		ctx, cancel := context.WithTimeout(context.Background(), 10*time.Second)
+		if err := a.loc.Flush(ctx); err != nil {
+			a.log.Error("bindings not saved at stop", "error", err)
+		}
+		cancel()
+	}
 	if a.store != nil {
 		a.store.Close()
 		a.store = nil

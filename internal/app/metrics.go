@@ -22,6 +22,8 @@ func newMetrics(a *App) http.Handler {
 	}
 	gauge("trunkline_calls_active", "Calls in progress.", func() float64 { return float64(a.calls.Count()) })
 	gauge("trunkline_registrations", "Registered contacts.", func() float64 { return float64(len(a.loc.Bindings())) })
+	gauge("trunkline_bindings_unsaved", "AORs whose binding changes are not yet in the database (written every 500 ms; stays high if writes fail).",
+		func() float64 { return float64(a.loc.Unsaved()) })
 	gauge("trunkline_media_sessions", "Media relay sessions open.", func() float64 { return float64(a.media.Stats().ActiveSessions) })
 	counter("trunkline_rtp_packets_relayed_total", "RTP packets forwarded by the relay.", func() float64 { return float64(a.media.Stats().Packets) })
 	counter("trunkline_rtp_dropped_total", "RTP/RTCP packets dropped by latching (wrong source).", func() float64 { return float64(a.media.Stats().Dropped) })

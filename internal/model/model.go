@@ -60,6 +60,13 @@ type Binding struct {
 	UpdatedAt time.Time `json:"updated_at"`
 }
 
+// AORBindings is every binding of one address of record: what the location service
+// writes to the store for an AOR that changed.
+type AORBindings struct {
+	AOR      string
+	Bindings []Binding
+}
+
 // Disposition is how a call ended, as written in its CDR.
 type Disposition string
 

@@ -14,12 +14,10 @@ import (
 	"github.com/trunkline/trunkline/internal/model"
 )
 
-// BindingStore is the persistence the location service writes through to; store.Store
+// BindingStore is the persistence the location service journals to; store.Store
 // implements it.
 type BindingStore interface {
-	PutBinding(ctx context.Context, b model.Binding) error
-	DeleteBinding(ctx context.Context, aor, contact string) error
-	DeleteBindings(ctx context.Context, aor string) error
+	ReplaceBindings(ctx context.Context, sets []model.AORBindings) error
 	ListBindings(ctx context.Context) ([]model.Binding, error)
 	DeleteExpiredBindings(ctx context.Context, now time.Time) (int, error)
 }
@@ -34,20 +32,38 @@ var (
 )
 
 // Location is the location service (RFC 3261 §10): the bindings of every address of
-// record, in memory for lookups, written through to a BindingStore before a change
-// is acknowledged so that bindings survive a crash right after a 200 OK.
+// record, in memory, and journaled to a BindingStore so that a restart keeps them.
+//
+// Memory is the truth; the store is written behind it. A change marks its AOR
+// dirty, and Flush (every FlushInterval from Run, and once more at shutdown)
+// writes the current bindings of every dirty AOR in one transaction. Why not write
+// each change before answering, as Trunkline did first: one REGISTER refresh is one
+// row, and a transaction per REGISTER (even group-committed) cost 30 % of the CPU
+// of a registration storm (docs/benchmarks.md, P1); a flush writes a thousand rows
+// for the price of one commit, and an AOR refreshed twice in an interval is written
+// once. What it costs: after kill -9 or a power cut, changes of the last interval
+// are lost, so a phone that registered in that window is unreachable until its
+// next refresh (Kamailio's usrloc db_mode 2 makes the same trade with 60 s). A
+// graceful stop loses nothing (the app flushes after the SIP edge closed).
 //
 // Lookups take a read lock on the AOR map and load one pointer; writers to one AOR
-// are serialised by that AOR's own mutex, so a slow store write never blocks
-// lookups or other AORs. New starts nothing; Run sweeps expired bindings.
+// are serialised by that AOR's own mutex. New starts nothing; Run sweeps expired
+// bindings and flushes.
 type Location struct {
 	st    BindingStore
 	log   *slog.Logger
 	now   func() time.Time // tests replace it
-	sweep time.Duration    // Run's interval; tests replace it
+	sweep time.Duration    // Run's sweep interval; tests replace it
+	// FlushInterval is how often Run writes changed AORs to the store: the most a
+	// crash can lose. Set it before Run; NewLocation sets 500 ms.
+	FlushInterval time.Duration
 
 	mu   sync.RWMutex
 	aors map[string]*locAOR
+
+	dirtyMu sync.Mutex
+	dirty   map[string]struct{} // AORs changed since the last Flush took them
+	flushMu sync.Mutex          // one Flush at a time, so writes reach the store in order
 }
 
 // locAOR is one address of record.
@@ -64,7 +80,8 @@ func NewLocation(st BindingStore, log *slog.Logger) *Location {
 	if log == nil {
 		log = slog.New(slog.DiscardHandler)
 	}
-	return &Location{st: st, log: log, now: time.Now, sweep: 15 * time.Second, aors: make(map[string]*locAOR)}
+	return &Location{st: st, log: log, now: time.Now, sweep: 15 * time.Second, FlushInterval: 500 * time.Millisecond,
+		aors: make(map[string]*locAOR), dirty: make(map[string]struct{})}
 }
 
 // Load replaces the in-memory bindings with the unexpired ones in the store and
@@ -102,19 +119,83 @@ func (l *Location) Load(ctx context.Context) error {
 	return nil
 }
 
-// Run removes expired bindings from memory and the store periodically until ctx is
-// done. It returns nil when ctx is done.
+// Run flushes changes to the store every FlushInterval and removes expired bindings
+// from memory and the store periodically until ctx is done; then it flushes once
+// more and returns nil. Changes made after Run returned (the SIP edge may still be
+// answering) need one more Flush.
 func (l *Location) Run(ctx context.Context) error {
-	t := time.NewTicker(l.sweep)
-	defer t.Stop()
+	sweep := time.NewTicker(l.sweep)
+	defer sweep.Stop()
+	flush := time.NewTicker(l.FlushInterval)
+	defer flush.Stop()
 	for {
 		select {
 		case <-ctx.Done():
+			fctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 10*time.Second)
+			defer cancel()
+			if err := l.Flush(fctx); err != nil {
+				l.log.Error("flush bindings at stop", "error", err)
+			}
 			return nil
-		case <-t.C:
+		case <-flush.C:
+			if err := l.Flush(ctx); err != nil {
+				l.log.Warn("flush bindings; retrying at the next interval", "error", err)
+			}
+		case <-sweep.C:
 			l.Sweep(ctx)
 		}
 	}
+}
+
+// Flush writes the bindings of every AOR changed since the last Flush to the store,
+// in one transaction. If that fails, the AORs stay dirty for the next Flush.
+func (l *Location) Flush(ctx context.Context) error {
+	l.flushMu.Lock()
+	defer l.flushMu.Unlock()
+	l.dirtyMu.Lock()
+	if len(l.dirty) == 0 {
+		l.dirtyMu.Unlock()
+		return nil
+	}
+	dirty := l.dirty
+	l.dirty = make(map[string]struct{}, len(dirty))
+	l.dirtyMu.Unlock()
+
+	// The current bindings, read after the AORs were taken: a change from now on
+	// marks its AOR dirty again and is written by the next Flush.
+	sets := make([]model.AORBindings, 0, len(dirty))
+	l.mu.RLock()
+	for aor := range dirty {
+		set := model.AORBindings{AOR: aor}
+		if e := l.aors[aor]; e != nil {
+			set.Bindings = *locLoad(e)
+		}
+		sets = append(sets, set)
+	}
+	l.mu.RUnlock()
+	if err := l.st.ReplaceBindings(ctx, sets); err != nil {
+		l.dirtyMu.Lock()
+		for aor := range dirty {
+			l.dirty[aor] = struct{}{}
+		}
+		l.dirtyMu.Unlock()
+		return fmt.Errorf("sipedge: location: flush %d AORs: %w", len(sets), err)
+	}
+	return nil
+}
+
+// Unsaved is the number of AORs changed since the last successful Flush took them.
+func (l *Location) Unsaved() int {
+	l.dirtyMu.Lock()
+	defer l.dirtyMu.Unlock()
+	return len(l.dirty)
+}
+
+// markDirty records that aor changed and must be written by the next Flush.
+func (l *Location) markDirty(aor string) {
+	l.dirtyMu.Lock()
+	l.dirty[aor] = struct{}{}
+	l.dirtyMu.Unlock()
 }
 
 // Sweep removes expired bindings once (Run calls it; exported for tests and tools).
@@ -221,10 +302,9 @@ type ContactUpdate struct {
 // The update is refused as a whole with ErrOutOfOrder if any affected binding has the
 // request's Call-ID and a CSeq not lower than the request's (RFC 3261 §10.3 step 7;
 // for Contact: * every binding is affected, step 6), and with ErrTooManyContacts if
-// it would leave more than r.MaxContacts. Every change is written to the store before
-// it is visible; if a store write fails, the changes made so far stay (memory matches
-// the store) and the error is returned.
-func (l *Location) Register(ctx context.Context, r Registration) ([]model.Binding, error) {
+// it would leave more than r.MaxContacts. A change is visible at once and reaches
+// the store with the next Flush.
+func (l *Location) Register(r Registration) ([]model.Binding, error) {
 	e := l.lockAOR(r.AOR)
 	defer e.mu.Unlock()
 	now := l.now()
@@ -237,11 +317,9 @@ func (l *Location) Register(ctx context.Context, r Registration) ([]model.Bindin
 				return next, ErrOutOfOrder
 			}
 		}
-		if err := l.st.DeleteBindings(ctx, r.AOR); err != nil {
-			return next, fmt.Errorf("sipedge: location: remove %s: %w", r.AOR, err)
-		}
 		empty := []model.Binding{}
 		e.list.Store(&empty)
+		l.markDirty(r.AOR)
 		return nil, nil
 	}
 
@@ -259,28 +337,18 @@ func (l *Location) Register(ctx context.Context, r Registration) ([]model.Bindin
 		return next, ErrTooManyContacts
 	}
 
-	var err error
 	for _, c := range r.Contacts {
 		i := locIndex(next, c.Contact)
 		if c.Expires <= 0 {
-			if i < 0 {
-				continue
+			if i >= 0 {
+				next = slices.Delete(next, i, i+1)
 			}
-			if err = l.st.DeleteBinding(ctx, r.AOR, c.Contact); err != nil {
-				err = fmt.Errorf("sipedge: location: unbind %s %s: %w", r.AOR, c.Contact, err)
-				break
-			}
-			next = slices.Delete(next, i, i+1)
 			continue
 		}
 		b := model.Binding{
 			AOR: r.AOR, Contact: c.Contact, Source: r.Source, Transport: r.Transport,
 			Expires: now.Add(c.Expires), CallID: r.CallID, CSeq: r.CSeq,
 			UserAgent: r.UserAgent, Q: c.Q, UpdatedAt: now,
-		}
-		if err = l.st.PutBinding(ctx, b); err != nil {
-			err = fmt.Errorf("sipedge: location: bind %s %s: %w", r.AOR, c.Contact, err)
-			break
 		}
 		if i >= 0 {
 			next[i] = b
@@ -290,19 +358,17 @@ func (l *Location) Register(ctx context.Context, r Registration) ([]model.Bindin
 	}
 	locSort(next)
 	e.list.Store(&next)
-	return slices.Clone(next), err
+	l.markDirty(r.AOR)
+	return slices.Clone(next), nil
 }
 
 // Remove deletes every binding of aor (an extension was deleted or disabled).
-func (l *Location) Remove(ctx context.Context, aor string) error {
+func (l *Location) Remove(aor string) {
 	e := l.lockAOR(aor)
 	defer e.mu.Unlock()
-	if err := l.st.DeleteBindings(ctx, aor); err != nil {
-		return fmt.Errorf("sipedge: location: remove %s: %w", aor, err)
-	}
 	empty := []model.Binding{}
 	e.list.Store(&empty)
-	return nil
+	l.markDirty(aor)
 }
 
 // lockAOR returns aor's entry, created if needed, with its mutex held.

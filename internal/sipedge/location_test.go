@@ -20,10 +20,9 @@ func newTestLocation(t testing.TB) (*Location, *testStore, *testClock) {
 
 func TestLocationLookupOrder(t *testing.T) {
 	l, _, clock := newTestLocation(t)
-	ctx := t.Context()
 	reg := func(callID string, cseq uint32, cs ...ContactUpdate) {
 		t.Helper()
-		if _, err := l.Register(ctx, Registration{AOR: "1001", CallID: callID, CSeq: cseq, Contacts: cs}); err != nil {
+		if _, err := l.Register(Registration{AOR: "1001", CallID: callID, CSeq: cseq, Contacts: cs}); err != nil {
 			t.Fatal(err)
 		}
 	}
@@ -59,12 +58,18 @@ func TestLocationSweepAndRemove(t *testing.T) {
 	l, st, clock := newTestLocation(t)
 	ctx := t.Context()
 	for _, aor := range []string{"1001", "1002"} {
-		if _, err := l.Register(ctx, Registration{AOR: aor, CallID: aor, CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:" + aor + "@192.0.2.1", Expires: time.Minute, Q: 1}}}); err != nil {
+		if _, err := l.Register(Registration{AOR: aor, CallID: aor, CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:" + aor + "@192.0.2.1", Expires: time.Minute, Q: 1}}}); err != nil {
 			t.Fatal(err)
 		}
 	}
-	if _, err := l.Register(ctx, Registration{AOR: "1002", CallID: "x", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:long@192.0.2.1", Expires: time.Hour, Q: 1}}}); err != nil {
+	if _, err := l.Register(Registration{AOR: "1002", CallID: "x", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:long@192.0.2.1", Expires: time.Hour, Q: 1}}}); err != nil {
 		t.Fatal(err)
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.len() != 3 {
+		t.Errorf("after flush: store %d, want 3", st.len())
 	}
 	clock.Advance(2 * time.Minute)
 	l.Sweep(ctx)
@@ -78,13 +83,14 @@ func TestLocationSweepAndRemove(t *testing.T) {
 		t.Error("empty AOR kept in memory")
 	}
 	// A writer after the sweep recreates the AOR.
-	if _, err := l.Register(ctx, Registration{AOR: "1001", CallID: "y", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:again@192.0.2.1", Expires: time.Hour, Q: 1}}}); err != nil {
+	if _, err := l.Register(Registration{AOR: "1001", CallID: "y", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:again@192.0.2.1", Expires: time.Hour, Q: 1}}}); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.Lookup("1001")) != 1 {
 		t.Error("AOR not recreated after sweep")
 	}
-	if err := l.Remove(ctx, "1002"); err != nil {
+	l.Remove("1002")
+	if err := l.Flush(ctx); err != nil {
 		t.Fatal(err)
 	}
 	if len(l.Lookup("1002")) != 0 || st.len() != 1 {
@@ -95,7 +101,10 @@ func TestLocationSweepAndRemove(t *testing.T) {
 func TestLocationRunStops(t *testing.T) {
 	l, st, clock := newTestLocation(t)
 	l.sweep = time.Millisecond
-	if _, err := l.Register(t.Context(), Registration{AOR: "1001", CallID: "a", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:a@192.0.2.1", Expires: time.Minute, Q: 1}}}); err != nil {
+	if _, err := l.Register(Registration{AOR: "1001", CallID: "a", CSeq: 1, Contacts: []ContactUpdate{{Contact: "sip:a@192.0.2.1", Expires: time.Minute, Q: 1}}}); err != nil {
+		t.Fatal(err)
+	}
+	if err := l.Flush(t.Context()); err != nil {
 		t.Fatal(err)
 	}
 	clock.Advance(time.Hour)
@@ -143,7 +152,7 @@ func TestLocationConcurrent(t *testing.T) {
 				if i%5 == 0 {
 					exp = 0
 				}
-				_, err := l.Register(ctx, Registration{AOR: aor, CallID: fmt.Sprint(w), CSeq: uint32(i + 1),
+				_, err := l.Register(Registration{AOR: aor, CallID: fmt.Sprint(w), CSeq: uint32(i + 1),
 					Contacts: []ContactUpdate{{Contact: fmt.Sprintf("sip:%d-%d@192.0.2.1", w, i%4), Expires: exp, Q: 1}}})
 				if err != nil && !errors.Is(err, ErrTooManyContacts) {
 					t.Error(err)
@@ -165,4 +174,85 @@ func TestLocationConcurrent(t *testing.T) {
 		}()
 	}
 	wg.Wait()
+}
+
+// TestLocationFlush: changes reach the store only when flushed, an AOR changed many
+// times is written once, a failed flush keeps its AORs for the next one, and Run
+// flushes on its interval and once more when stopped.
+func TestLocationFlush(t *testing.T) {
+	l, st, _ := newTestLocation(t)
+	ctx := t.Context()
+	reg := func(aor string, cseq uint32, contact string, exp time.Duration) {
+		t.Helper()
+		if _, err := l.Register(Registration{AOR: aor, CallID: aor, CSeq: cseq,
+			Contacts: []ContactUpdate{{Contact: contact, Expires: exp, Q: 1}}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for i := range 5 {
+		reg("1001", uint32(i+1), "sip:a@192.0.2.1", time.Minute)
+	}
+	reg("1002", 1, "sip:b@192.0.2.2", time.Minute)
+	if st.len() != 0 {
+		t.Fatalf("store has %d bindings before a flush", st.len())
+	}
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.len() != 2 || st.writes != 1 {
+		t.Fatalf("after one flush: %d bindings in %d writes; want 2 in 1", st.len(), st.writes)
+	}
+	st.mu.Lock()
+	got := st.m[[2]string{"1001", "sip:a@192.0.2.1"}]
+	st.mu.Unlock()
+	if got.CSeq != 5 {
+		t.Errorf("stored CSeq %d; want the last one, 5", got.CSeq)
+	}
+	if err := l.Flush(ctx); err != nil || st.writes != 1 {
+		t.Errorf("a flush with nothing changed wrote (%v, writes %d)", err, st.writes)
+	}
+
+	// Unregister fails to reach the store, then succeeds at the next flush.
+	reg("1002", 2, "sip:b@192.0.2.2", 0)
+	st.mu.Lock()
+	st.fail = errors.New("disk full")
+	st.mu.Unlock()
+	if err := l.Flush(ctx); err == nil {
+		t.Fatal("Flush hid the store error")
+	}
+	st.mu.Lock()
+	st.fail = nil
+	st.mu.Unlock()
+	if err := l.Flush(ctx); err != nil {
+		t.Fatal(err)
+	}
+	if st.len() != 1 {
+		t.Errorf("after the retried flush: %d bindings; want 1 (1002 unregistered)", st.len())
+	}
+
+	// Run flushes on its interval and at stop.
+	l.FlushInterval = time.Millisecond
+	rctx, cancel := context.WithCancel(ctx)
+	done := make(chan error)
+	go func() { done <- l.Run(rctx) }()
+	reg("1003", 1, "sip:c@192.0.2.3", time.Minute)
+	deadline := time.Now().Add(5 * time.Second)
+	for st.len() != 2 && time.Now().Before(deadline) {
+		time.Sleep(time.Millisecond)
+	}
+	if st.len() != 2 {
+		t.Errorf("Run did not flush: %d bindings", st.len())
+	}
+	cancel()
+	<-done
+	// Stopping Run flushes what its interval has not.
+	l.FlushInterval = time.Hour
+	rctx, cancel = context.WithCancel(ctx)
+	go func() { done <- l.Run(rctx) }()
+	reg("1004", 1, "sip:d@192.0.2.4", time.Minute)
+	cancel()
+	<-done
+	if st.len() != 3 {
+		t.Errorf("Run did not flush when stopped: %d bindings; want 3", st.len())
+	}
 }

@@ -1,7 +1,6 @@
 package sipedge
 
 import (
-	"context"
 	"errors"
 	"log/slog"
 	"math"
@@ -139,7 +138,7 @@ func (r *Registrar) handle(req *sip.Request, tx sip.ServerTransaction, source ne
 	}
 	reg.MaxContacts = r.maxContacts
 
-	bindings, err := r.loc.Register(regTxContext{tx}, *reg)
+	bindings, err := r.loc.Register(*reg)
 	switch {
 	case errors.Is(err, ErrOutOfOrder):
 		// §10.3 step 7: "the update MUST be aborted and the request fails"; 500 as for
@@ -257,23 +256,4 @@ func (r *Registrar) ok(req *sip.Request, bindings []model.Binding) *sip.Response
 	}
 	res.AppendHeader(sip.NewHeader("Date", now.UTC().Format("Mon, 02 Jan 2006 15:04:05 GMT")))
 	return res
-}
-
-// regTxContext is a server transaction's lifetime as a context: done when the
-// transaction terminates. It stands in for sip.ServerTransactionContext, which in
-// sipgo v1.7.2 cancels its context at once (it cancels when OnTerminate succeeds).
-type regTxContext struct{ tx sip.ServerTransaction }
-
-var _ context.Context = regTxContext{}
-
-func (c regTxContext) Deadline() (time.Time, bool) { return time.Time{}, false }
-func (c regTxContext) Done() <-chan struct{}       { return c.tx.Done() }
-func (c regTxContext) Value(any) any               { return nil }
-func (c regTxContext) Err() error {
-	select {
-	case <-c.tx.Done():
-		return context.Canceled
-	default:
-		return nil
-	}
 }

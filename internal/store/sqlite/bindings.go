@@ -2,6 +2,8 @@ package sqlite
 
 import (
 	"context"
+	"database/sql"
+	"fmt"
 	"time"
 
 	"github.com/trunkline/trunkline/internal/model"
@@ -23,19 +25,36 @@ func (s *Store) PutBinding(ctx context.Context, b model.Binding) error {
 	return mapErr("put binding "+b.AOR, err)
 }
 
-// DeleteBinding removes one binding. Removing a binding that does not exist is not
-// an error: the registrar's goal (no such binding) is met either way. Committed
-// as PutBinding is.
-func (s *Store) DeleteBinding(ctx context.Context, aor, contact string) error {
-	_, err := s.w.do(ctx, opDeleteBinding, aor, contact)
-	return mapErr("delete binding "+aor, err)
-}
-
-// DeleteBindings removes every binding of aor (REGISTER with "Contact: *"); none
-// is not an error. Committed as PutBinding is.
-func (s *Store) DeleteBindings(ctx context.Context, aor string) error {
-	_, err := s.w.do(ctx, opDeleteBindings, aor)
-	return mapErr("delete bindings "+aor, err)
+// ReplaceBindings makes the stored bindings of each AOR in sets exactly the ones
+// given (none: the AOR has no bindings left), all in one transaction: the location
+// service's periodic flush of the AORs that changed (sipedge.Location). It returns
+// once committed; on error nothing of it is.
+func (s *Store) ReplaceBindings(ctx context.Context, sets []model.AORBindings) error {
+	if len(sets) == 0 {
+		return nil
+	}
+	stamp := now()
+	r := newReq(ctx, opPutBinding)
+	r.exec = func(ctx context.Context, _ *sql.Tx, stmt func(writeOp) *sql.Stmt) error {
+		del, put := stmt(opDeleteBindings), stmt(opPutBinding)
+		for _, set := range sets {
+			if _, err := del.ExecContext(ctx, set.AOR); err != nil {
+				return err
+			}
+			for _, b := range set.Bindings {
+				if b.UpdatedAt.IsZero() {
+					b.UpdatedAt = stamp
+				}
+				if _, err := put.ExecContext(ctx, set.AOR, b.Contact, b.Source, b.Transport,
+					toNanos(b.Expires), b.CallID, int64(b.CSeq), b.UserAgent, b.Q, toNanos(b.UpdatedAt)); err != nil {
+					return err
+				}
+			}
+		}
+		return nil
+	}
+	_, err := s.w.doReq(r)
+	return mapErr(fmt.Sprintf("replace bindings of %d AORs", len(sets)), err)
 }
 
 // ListBindings returns every stored binding, expired or not, ordered by AOR then

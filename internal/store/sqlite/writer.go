@@ -56,7 +56,6 @@ type writeOp uint8
 
 const (
 	opPutBinding writeOp = iota
-	opDeleteBinding
 	opDeleteBindings
 	opInsertCDR
 	numWriteOps
@@ -69,7 +68,6 @@ var writeSQL = [numWriteOps]string{
 			source = excluded.source, transport = excluded.transport,
 			expires = excluded.expires, call_id = excluded.call_id, cseq = excluded.cseq,
 			user_agent = excluded.user_agent, q = excluded.q, updated_at = excluded.updated_at`,
-	opDeleteBinding:  `DELETE FROM bindings WHERE aor = ? AND contact = ?`,
 	opDeleteBindings: `DELETE FROM bindings WHERE aor = ?`,
 	opInsertCDR: `INSERT INTO cdrs (` + cdrColumns + `)
 		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`,
@@ -80,8 +78,10 @@ type writeReq struct {
 	ctx  context.Context
 	op   writeOp
 	args []any
-	// exec, when set (tests only), runs instead of the statement of op.
-	exec func(ctx context.Context, tx *sql.Tx) error
+	// exec, when set, runs instead of the statement of op: a write of many rows
+	// (ReplaceBindings) or a test's. stmt gives the writer's prepared statements
+	// on tx.
+	exec func(ctx context.Context, tx *sql.Tx, stmt func(writeOp) *sql.Stmt) error
 	// id is the new row's ID (opInsertCDR), valid once done delivered nil.
 	id   int64
 	done chan error // buffered: the writer never blocks on it
@@ -284,17 +284,20 @@ func (w *writer) runTx(rs []*writeReq) (failed int, err error) {
 }
 
 func (w *writer) exec(ctx context.Context, tx *sql.Tx, txStmts *[numWriteOps]*sql.Stmt, r *writeReq) error {
+	stmt := func(op writeOp) *sql.Stmt {
+		st := txStmts[op]
+		if st == nil {
+			// Uses the statement already prepared on tx's connection (database/sql
+			// keeps one per connection), preparing it there only the first time.
+			st = tx.StmtContext(ctx, w.stmts[op])
+			txStmts[op] = st
+		}
+		return st
+	}
 	if r.exec != nil {
-		return r.exec(ctx, tx)
+		return r.exec(ctx, tx, stmt)
 	}
-	st := txStmts[r.op]
-	if st == nil {
-		// Uses the statement already prepared on tx's connection (database/sql
-		// keeps one per connection), preparing it there only the first time.
-		st = tx.StmtContext(ctx, w.stmts[r.op])
-		txStmts[r.op] = st
-	}
-	res, err := st.ExecContext(ctx, r.args...)
+	res, err := stmt(r.op).ExecContext(ctx, r.args...)
 	if err != nil {
 		return err
 	}

@@ -129,7 +129,7 @@ func TestBatchErrorIsolated(t *testing.T) {
 	})
 	wg.Go(func() {
 		r := newReq(ctx, opPutBinding)
-		r.exec = func(ctx context.Context, tx *sql.Tx) error {
+		r.exec = func(ctx context.Context, tx *sql.Tx, _ func(writeOp) *sql.Stmt) error {
 			if _, err := tx.ExecContext(ctx, `INSERT INTO bindings (aor) VALUES ('x')`); err != nil {
 				return err // NOT NULL constraint failed: bindings.contact
 			}

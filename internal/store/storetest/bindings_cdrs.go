@@ -52,18 +52,28 @@ func testBindingDelete(t *testing.T, s store.Store) {
 			t.Fatalf("PutBinding: %v", err)
 		}
 	}
-	if err := s.DeleteBinding(ctx, "1001", "sip:a@192.0.2.1"); err != nil {
-		t.Fatalf("DeleteBinding: %v", err)
+	// Replacing a set removes what is not in it, adds what is new, and leaves the
+	// AORs not named alone.
+	b2 := binding("1001", "sip:b@192.0.2.2", exp.Add(time.Minute))
+	b4 := binding("1003", "sip:d@192.0.2.4", exp)
+	if err := s.ReplaceBindings(ctx, []model.AORBindings{
+		{AOR: "1001", Bindings: []model.Binding{b2}},
+		{AOR: "1003", Bindings: []model.Binding{b4}},
+	}); err != nil {
+		t.Fatalf("ReplaceBindings: %v", err)
 	}
-	if err := s.DeleteBinding(ctx, "1001", "sip:missing@192.0.2.9"); err != nil {
-		t.Fatalf("DeleteBinding of a missing binding: %v; want nil (idempotent)", err)
+	checkContacts(t, s, "sip:b@192.0.2.2", "sip:c@192.0.2.3", "sip:d@192.0.2.4")
+	list, err := s.ListBindings(ctx)
+	if err != nil {
+		t.Fatalf("ListBindings: %v", err)
 	}
-	checkContacts(t, s, "sip:b@192.0.2.2", "sip:c@192.0.2.3")
-	if err := s.DeleteBindings(ctx, "1001"); err != nil {
-		t.Fatalf("DeleteBindings: %v", err)
+	checkBinding(t, list[0], b2)
+	// An empty set removes every binding of its AOR; an AOR without bindings is fine.
+	if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: "1001"}, {AOR: "1003"}, {AOR: "9999"}}); err != nil {
+		t.Fatalf("ReplaceBindings with empty sets: %v", err)
 	}
-	if err := s.DeleteBindings(ctx, "9999"); err != nil {
-		t.Fatalf("DeleteBindings of an AOR without bindings: %v; want nil", err)
+	if err := s.ReplaceBindings(ctx, nil); err != nil {
+		t.Fatalf("ReplaceBindings(nil): %v", err)
 	}
 	checkContacts(t, s, "sip:c@192.0.2.3")
 }
@@ -227,7 +237,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 
 // testConcurrentHotWrites runs the registrar's and the call manager's writes from
 // many goroutines at once (a backend may commit them together): every write that
-// returned nil is there, deletes win over the puts they follow, and each CDR's ID
+// returned nil is there, a replacement wins over the puts before it, and each CDR's ID
 // is the ID it was stored under.
 func testConcurrentHotWrites(t *testing.T, s store.Store) {
 	ctx := t.Context()
@@ -243,8 +253,9 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 				if err := s.PutBinding(ctx, binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)); err != nil {
 					errs <- err
 				}
-				if i%4 == 3 { // remove every fourth contact again
-					if err := s.DeleteBinding(ctx, aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i)); err != nil {
+				if i%4 == 3 { // keep only this contact: the others go
+					if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: aor,
+						Bindings: []model.Binding{binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)}}}); err != nil {
 						errs <- err
 					}
 				}
@@ -255,7 +266,7 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 				ids[w] = append(ids[w], c.ID)
 			}
 			if w%8 == 7 { // and a few AORs unregister everything
-				if err := s.DeleteBindings(ctx, aor); err != nil {
+				if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: aor}}); err != nil {
 					errs <- err
 				}
 			}
@@ -275,7 +286,7 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 		perAOR[b.AOR]++
 	}
 	for w := range workers {
-		aor, want := fmt.Sprintf("%d", 2000+w), each-each/4
+		aor, want := fmt.Sprintf("%d", 2000+w), 1 // the last write (i = 19) kept one
 		if w%8 == 7 {
 			want = 0
 		}
