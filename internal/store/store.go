@@ -20,6 +20,19 @@ var (
 	ErrReference = errors.New("store: broken reference")
 )
 
+// ConflictError is the ErrConflict of a batch write; Key names the object that
+// exists already (for CreateExtensions, the extension number), so that callers
+// can point at the offending entry.
+type ConflictError struct {
+	Key string
+	Err error // the backend's error; it wraps ErrConflict
+}
+
+func (e *ConflictError) Error() string { return e.Err.Error() }
+
+// Unwrap makes errors.Is(err, ErrConflict) hold, whatever Err wraps.
+func (e *ConflictError) Unwrap() []error { return []error{ErrConflict, e.Err} }
+
 // CDRQuery pages through CDRs newest first.
 type CDRQuery struct {
 	Limit    int   // 0 = 50; capped at 1000
@@ -29,6 +42,12 @@ type CDRQuery struct {
 // Store is every persistent thing. All methods are safe for concurrent use.
 type Store interface {
 	CreateExtension(ctx context.Context, e *model.Extension) error // ErrConflict
+	// CreateExtensions creates every extension of es in one transaction, all or
+	// nothing, and sets their CreatedAt and UpdatedAt as CreateExtension does (one
+	// time for the whole batch). A number that exists already, or appears twice in
+	// es, fails the batch with a *ConflictError naming it (errors.Is ErrConflict)
+	// and nothing is written. An empty es writes nothing and succeeds.
+	CreateExtensions(ctx context.Context, es []*model.Extension) error
 	GetExtension(ctx context.Context, number string) (model.Extension, error)
 	ListExtensions(ctx context.Context) ([]model.Extension, error) // ordered by number
 	UpdateExtension(ctx context.Context, e *model.Extension) error // ErrNotFound

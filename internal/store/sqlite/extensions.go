@@ -4,7 +4,9 @@ import (
 	"context"
 	"database/sql"
 	"encoding/json"
+	"errors"
 	"fmt"
+	"time"
 
 	"github.com/trunkline/trunkline/internal/model"
 	"github.com/trunkline/trunkline/internal/store"
@@ -12,18 +14,64 @@ import (
 
 const extensionColumns = `number, name, password, caller_id, max_calls, disabled, created_at, updated_at, permissions`
 
+// insertExtension is the one INSERT of an extension, shared by CreateExtension
+// and CreateExtensions; extensionRow gives its arguments.
+const insertExtension = `INSERT INTO extensions (` + extensionColumns + `)
+	VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`
+
+// extensionRow is the arguments of insertExtension for e created at t.
+func extensionRow(e *model.Extension, t time.Time) []any {
+	return []any{e.Number, e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled),
+		toNanos(t), toNanos(t), permissionsColumn(e.Permissions)}
+}
+
 // CreateExtension inserts e and sets e.CreatedAt and e.UpdatedAt to now. It returns
 // store.ErrConflict if the number exists.
 func (s *Store) CreateExtension(ctx context.Context, e *model.Extension) error {
 	t := now()
-	_, err := s.db.ExecContext(ctx, `INSERT INTO extensions (`+extensionColumns+`)
-		VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)`,
-		e.Number, e.Name, e.Password, e.CallerID, e.MaxCalls, boolInt(e.Disabled), toNanos(t), toNanos(t),
-		permissionsColumn(e.Permissions))
-	if err != nil {
+	if _, err := s.db.ExecContext(ctx, insertExtension, extensionRow(e, t)...); err != nil {
 		return mapErr("create extension "+e.Number, err)
 	}
 	e.CreatedAt, e.UpdatedAt = t, t
+	return nil
+}
+
+// CreateExtensions inserts every extension of es in one transaction and sets
+// their CreatedAt and UpdatedAt to the same now. A number that exists, or comes
+// twice in es (the second insert hits the first one's primary key), rolls the
+// whole batch back and returns a *store.ConflictError naming it.
+func (s *Store) CreateExtensions(ctx context.Context, es []*model.Extension) error {
+	if len(es) == 0 {
+		return nil
+	}
+	op := fmt.Sprintf("create %d extensions", len(es))
+	t := now()
+	tx, err := s.db.BeginTx(ctx, nil)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer tx.Rollback()
+	// Prepared once for the batch instead of parsed again for every row.
+	stmt, err := tx.PrepareContext(ctx, insertExtension)
+	if err != nil {
+		return mapErr(op, err)
+	}
+	defer stmt.Close()
+	for _, e := range es {
+		if _, err := stmt.ExecContext(ctx, extensionRow(e, t)...); err != nil {
+			err = mapErr("create extension "+e.Number, err)
+			if errors.Is(err, store.ErrConflict) {
+				return &store.ConflictError{Key: e.Number, Err: err}
+			}
+			return err
+		}
+	}
+	if err := tx.Commit(); err != nil {
+		return mapErr(op, err)
+	}
+	for _, e := range es {
+		e.CreatedAt, e.UpdatedAt = t, t
+	}
 	return nil
 }
 

@@ -27,6 +27,10 @@ func Run(t *testing.T, open func(t *testing.T) store.Store) {
 		{"ExtensionConflict", testExtensionConflict},
 		{"ExtensionNotFound", testExtensionNotFound},
 		{"ExtensionListOrder", testExtensionListOrder},
+		{"ExtensionBatch", testExtensionBatch},
+		{"ExtensionBatchDuplicate", testExtensionBatchDuplicate},
+		{"ExtensionBatchConflict", testExtensionBatchConflict},
+		{"ExtensionBatchEmpty", testExtensionBatchEmpty},
 		{"BindingUpsert", testBindingUpsert},
 		{"BindingDelete", testBindingDelete},
 		{"BindingExpiry", testBindingExpiry},
@@ -219,5 +223,100 @@ func testExtensionListOrder(t *testing.T, s store.Store) {
 	want := []string{"1001", "1002", "200", "2001"} // by number as text
 	if fmt.Sprint(got) != fmt.Sprint(want) {
 		t.Fatalf("ListExtensions order = %v; want %v", got, want)
+	}
+}
+
+func testExtensionBatch(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	before := time.Now().Add(-time.Second)
+	batch := []*model.Extension{
+		{Number: "2001", Name: "Alice", Password: "secret1", CallerID: "+442071234567", MaxCalls: 2},
+		{Number: "2002", Password: "secret2", Disabled: true, Permissions: []string{}},
+		{Number: "1999", Password: "secret3", Permissions: []string{"internal", "international"}},
+	}
+	if err := s.CreateExtensions(ctx, batch); err != nil {
+		t.Fatalf("CreateExtensions: %v", err)
+	}
+	for _, e := range batch {
+		if e.CreatedAt.Before(before) || !e.UpdatedAt.Equal(e.CreatedAt) || !e.CreatedAt.Equal(batch[0].CreatedAt) {
+			t.Fatalf("CreateExtensions times of %s = %v, %v; want now, equal, the same for the batch",
+				e.Number, e.CreatedAt, e.UpdatedAt)
+		}
+		got, err := s.GetExtension(ctx, e.Number)
+		if err != nil {
+			t.Fatalf("GetExtension %s: %v", e.Number, err)
+		}
+		checkExtension(t, got, *e)
+	}
+	list, err := s.ListExtensions(ctx)
+	if err != nil || len(list) != len(batch) {
+		t.Fatalf("ListExtensions = %d extensions, %v; want %d", len(list), err, len(batch))
+	}
+}
+
+// checkConflictKey asserts that err is ErrConflict carrying a *ConflictError for key.
+func checkConflictKey(t *testing.T, err error, key string) {
+	t.Helper()
+	var ce *store.ConflictError
+	if !errors.Is(err, store.ErrConflict) || !errors.As(err, &ce) || ce.Key != key {
+		t.Fatalf("CreateExtensions: err = %v; want ErrConflict as a *store.ConflictError for %s", err, key)
+	}
+}
+
+func testExtensionBatchDuplicate(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	batch := []*model.Extension{
+		{Number: "2001", Password: "secret1"},
+		{Number: "2002", Password: "secret2"},
+		{Number: "2001", Password: "secret3"},
+	}
+	checkConflictKey(t, s.CreateExtensions(ctx, batch), "2001")
+	for _, e := range batch {
+		if !e.CreatedAt.IsZero() {
+			t.Errorf("extension %s of a failed batch has CreatedAt %v; want zero", e.Number, e.CreatedAt)
+		}
+	}
+	if list, err := s.ListExtensions(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("ListExtensions after a failed batch = %v, %v; want empty", list, err)
+	}
+}
+
+func testExtensionBatchConflict(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	e := model.Extension{Number: "1001", Name: "first", Password: "secret1"}
+	if err := s.CreateExtension(ctx, &e); err != nil {
+		t.Fatalf("CreateExtension: %v", err)
+	}
+	batch := []*model.Extension{
+		{Number: "2001", Password: "secret1"},
+		{Number: "1001", Name: "second", Password: "secret2"},
+		{Number: "2002", Password: "secret3"},
+	}
+	checkConflictKey(t, s.CreateExtensions(ctx, batch), "1001")
+	list, err := s.ListExtensions(ctx)
+	if err != nil || len(list) != 1 {
+		t.Fatalf("ListExtensions after a failed batch = %v, %v; want only 1001", list, err)
+	}
+	checkExtension(t, list[0], e)
+
+	// The failed batch left nothing behind (no open transaction, no lock): a good
+	// batch goes through.
+	if err := s.CreateExtensions(ctx, []*model.Extension{batch[0], batch[2]}); err != nil {
+		t.Fatalf("CreateExtensions after a failed batch: %v", err)
+	}
+	if list, err := s.ListExtensions(ctx); err != nil || len(list) != 3 {
+		t.Fatalf("ListExtensions = %d extensions, %v; want 3", len(list), err)
+	}
+}
+
+func testExtensionBatchEmpty(t *testing.T, s store.Store) {
+	ctx := t.Context()
+	for _, batch := range [][]*model.Extension{nil, {}} {
+		if err := s.CreateExtensions(ctx, batch); err != nil {
+			t.Fatalf("CreateExtensions(%#v): %v", batch, err)
+		}
+	}
+	if list, err := s.ListExtensions(ctx); err != nil || len(list) != 0 {
+		t.Fatalf("ListExtensions = %v, %v; want empty", list, err)
 	}
 }
