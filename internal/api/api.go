@@ -48,9 +48,9 @@ type Options struct {
 	// Now is the clock of the routing dry run when the request gives no "at";
 	// nil = time.Now.
 	Now func() time.Time
-	// OnChange is called after every successful configuration write (extensions
-	// and trunks now; rules later), before the response is sent, so the runtime
-	// reloads its snapshot. Its context carries the request's values but is not
+	// OnChange is called after every successful configuration write (extensions,
+	// trunks, rules; once for a whole extension import), before the response is
+	// sent, so the runtime reloads its snapshot. Its context carries the request's values but is not
 	// cancelled when the client goes away.
 	OnChange func(ctx context.Context)
 	// OnExtension, when set, is called instead of OnChange after a write to one
@@ -98,6 +98,7 @@ func (a *API) routes() []route {
 		{"GET", "/api/v1/openapi.json", false, a.openAPI},
 		{"GET", "/api/v1/extensions", false, a.listExtensions},
 		{"POST", "/api/v1/extensions", false, a.createExtension},
+		{"POST", "/api/v1/extensions/import", false, a.importExtensions},
 		{"GET", "/api/v1/extensions/{number}", false, a.getExtension},
 		{"PUT", "/api/v1/extensions/{number}", false, a.updateExtension},
 		{"DELETE", "/api/v1/extensions/{number}", false, a.deleteExtension},

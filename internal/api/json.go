@@ -14,7 +14,8 @@ import (
 	"github.com/trunkline/trunkline/internal/model"
 )
 
-// maxBodyBytes caps request bodies.
+// maxBodyBytes caps request bodies (decodeJSON); an endpoint that needs more
+// passes its own limit to decodeJSONMax.
 const maxBodyBytes = 1 << 20
 
 // Error is an API error. It is written as {"error": Message, "field": Field,
@@ -76,6 +77,11 @@ func writeJSON(w http.ResponseWriter, status int, v any) {
 // JSON (415), the body at most maxBodyBytes (413), and unknown fields, bad types,
 // malformed or trailing data are 400 errors naming the field.
 func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
+	return decodeJSONMax(w, r, v, maxBodyBytes)
+}
+
+// decodeJSONMax is decodeJSON with a body limit of limit bytes.
+func decodeJSONMax(w http.ResponseWriter, r *http.Request, v any, limit int64) error {
 	if r.ContentLength == 0 || r.Body == nil || r.Body == http.NoBody {
 		return badRequest("body", "required")
 	}
@@ -85,7 +91,7 @@ func decodeJSON(w http.ResponseWriter, r *http.Request, v any) error {
 			Message: "request body must be application/json",
 			Field:   "content-type", Reason: "must be application/json"}
 	}
-	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, maxBodyBytes))
+	dec := json.NewDecoder(http.MaxBytesReader(w, r.Body, limit))
 	dec.DisallowUnknownFields()
 	if err := dec.Decode(v); err != nil {
 		return decodeError(err)
@@ -107,8 +113,9 @@ func decodeError(err error) error {
 	var te *json.UnmarshalTypeError
 	switch {
 	case errors.As(err, &mbe):
+		size := byteSize(mbe.Limit)
 		return &Error{Status: http.StatusRequestEntityTooLarge,
-			Message: "request body larger than 1 MiB", Field: "body", Reason: "larger than 1 MiB"}
+			Message: "request body larger than " + size, Field: "body", Reason: "larger than " + size}
 	case errors.Is(err, io.EOF):
 		return badRequest("body", "required")
 	case errors.As(err, &se), errors.Is(err, io.ErrUnexpectedEOF):
@@ -129,6 +136,14 @@ func decodeError(err error) error {
 			Field: field, Reason: "unknown field"}
 	}
 	return badRequest("body", "malformed JSON")
+}
+
+// byteSize writes a body limit as the errors and docs do: "1 MiB", "32 MiB".
+func byteSize(n int64) string {
+	if n >= 1<<20 && n%(1<<20) == 0 {
+		return strconv.FormatInt(n>>20, 10) + " MiB"
+	}
+	return strconv.FormatInt(n, 10) + " bytes"
 }
 
 // jsonKind names a Go type as the JSON value it expects.
