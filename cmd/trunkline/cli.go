@@ -42,6 +42,8 @@ const (
 const cliUsage = `usage:
   trunkline ext add NUMBER --password P [--name N] [--caller-id C] [--max-calls N]
   trunkline ext list
+  trunkline ext import FILE   (CSV with a header line: number,password[,name][,caller_id]
+        [,max_calls][,permissions], classes in permissions separated by |; all or nothing)
   trunkline ext rm NUMBER
   trunkline trunk add NAME --kind register|ip|accept_register [--host H] [--port N]
         [--transport udp|tcp|tls] [--username U] [--auth-id A] [--password P] [--no-register]
@@ -148,6 +150,8 @@ func (c *cli) dispatch(ctx context.Context, args []string) error {
 		return c.simpleList(ctx, "ext list", rest, "/api/v1/extensions", c.printExtensions)
 	case "ext rm", "ext delete":
 		return c.extRemove(ctx, rest)
+	case "ext import":
+		return c.extImport(ctx, rest)
 	case "cdr list", "cdr ":
 		return c.cdrList(ctx, rest)
 	case "calls ":

@@ -44,7 +44,7 @@ func run(args []string, stdout, stderr io.Writer) int {
 func usage(w io.Writer) {
 	fmt.Fprint(w, `usage:
   trunkline [serve] [flags]        run the PBX (trunkline serve -h lists the flags)
-  trunkline ext add|list|rm ...    extensions
+  trunkline ext add|list|rm|import extensions (import: many at once from a CSV file)
   trunkline regs                   current registrations
   trunkline calls                  active calls
   trunkline cdr list               call records, newest first
