@@ -29,7 +29,9 @@ const (
 	defaultAPI     = "http://127.0.0.1:8080"
 	defaultDataDir = "./data"
 	cliTimeout     = 30 * time.Second
-	maxResponse    = 16 << 20
+	// maxResponse caps an API answer: the extension list of a PBX provisioned
+	// with the import's maximum of 100,000 extensions is ~35 MB.
+	maxResponse = 256 << 20
 )
 
 // Exit codes.
@@ -335,9 +337,12 @@ func (c *cli) call(ctx context.Context, method, path string, body any) ([]byte, 
 		return nil, fmt.Errorf("cannot reach the API at %s: %w", base, err)
 	}
 	defer resp.Body.Close()
-	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse))
+	raw, err := io.ReadAll(io.LimitReader(resp.Body, maxResponse+1))
 	if err != nil {
 		return nil, fmt.Errorf("cli: read response: %w", err)
+	}
+	if len(raw) > maxResponse {
+		return nil, fmt.Errorf("cli: the API's answer is larger than %d MiB", maxResponse>>20)
 	}
 	if resp.StatusCode >= 300 {
 		ae := &apiError{}
