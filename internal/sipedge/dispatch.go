@@ -45,7 +45,7 @@ func (d *dispatcher) invite(req *sip.Request, tx sip.ServerTransaction) error {
 		d.log.Info("invite from trunk", "trunk", trunk, "by", how, "source", src.String(), "ruri_user", req.Recipient.User)
 		return d.h.Calls.HandleInvite(req, tx, call.Caller{Trunk: trunk, Source: src, Transport: transportOf(req)})
 	}
-	if req.GetHeader("Proxy-Authorization") == nil {
+	if header(req, "Proxy-Authorization") == nil {
 		// Not a trunk by binding or address: only digest can identify the caller now.
 		d.log.Info("invite from unidentified source challenged", "source", src.String(),
 			"reason", "no trunk registration contact, address or credentials matched", "ruri_user", req.Recipient.User)

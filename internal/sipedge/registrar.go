@@ -130,7 +130,7 @@ func (r *Registrar) handle(req *sip.Request, tx sip.ServerTransaction, source ne
 	reg.CSeq = req.CSeq().SeqNo
 	reg.Source = source.String()
 	reg.Transport = strings.ToLower(transport)
-	if ua := req.GetHeader("User-Agent"); ua != nil {
+	if ua := header(req, "User-Agent"); ua != nil {
 		reg.UserAgent = ua.Value()
 		if len(reg.UserAgent) > 256 {
 			reg.UserAgent = reg.UserAgent[:256]
@@ -160,12 +160,12 @@ const regMalformedExpires = 3600 * time.Second
 // parseContacts reads the Contact and Expires header fields (§10.3 steps 6–7). It
 // returns nil, nil for a query (no Contact), or a response for an invalid request.
 func (r *Registrar) parseContacts(req *sip.Request) (*Registration, *sip.Response) {
-	hdrs := req.GetHeaders("Contact")
+	hdrs := headers(req, "Contact")
 	if len(hdrs) == 0 {
 		return nil, nil
 	}
 	headerExpires, hasExpires := time.Duration(0), false
-	if h := req.GetHeader("Expires"); h != nil {
+	if h := header(req, "Expires"); h != nil {
 		headerExpires, hasExpires = regParseExpires(h.Value()), true
 	}
 	reg := &Registration{Contacts: make([]ContactUpdate, 0, len(hdrs))}
