@@ -15,6 +15,7 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"sync/atomic"
 
 	"github.com/emiago/sipgo"
 	"github.com/emiago/sipgo/sip"
@@ -54,6 +55,10 @@ type Edge struct {
 	udp net.PacketConn
 	tcp net.Listener
 	tls net.Listener
+
+	// fast is the stateless UDP REGISTER path (stateless.go), set by Mount; the
+	// read filter that uses it is installed with the user agent, before Mount.
+	fast atomic.Pointer[fastPath]
 
 	closeOnce sync.Once
 }
@@ -102,7 +107,8 @@ func New(cfg Config) (*Edge, error) {
 	if ua == "" {
 		ua = "Trunkline"
 	}
-	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(ua), sipgo.WithUserAgentHostname(e.host))
+	e.ua, err = sipgo.NewUA(sipgo.WithUserAgent(ua), sipgo.WithUserAgentHostname(e.host),
+		sipgo.WithUserAgentTransportLayerOptions(sip.WithTransportLayerReadFilter(e.readFilter)))
 	if err != nil {
 		e.closeListeners()
 		return nil, fmt.Errorf("sipedge: ua: %w", err)
@@ -178,6 +184,7 @@ func (e *Edge) Mount(h Handlers) {
 		return adapt(e.log, recoverer(e.log, admit(h.Bans, h.Limiter, trusted, sane(next))))
 	}
 	e.srv.OnRegister(chain(d.register))
+	e.mountFast(chain(d.register))
 	e.srv.OnInvite(chain(d.invite))
 	e.srv.OnAck(chain(d.inDialog))
 	e.srv.OnBye(chain(d.inDialog))

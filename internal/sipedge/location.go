@@ -73,6 +73,15 @@ type locAOR struct {
 	// list is the bindings, ordered for Lookup (q high first, then newest); replaced,
 	// never modified, so readers need no lock.
 	list atomic.Pointer[[]model.Binding]
+	// last identifies the request that made list what it is (under mu), so that a
+	// retransmission of it can be answered without applying it again (Repeat).
+	last locLast
+}
+
+type locLast struct {
+	callID      string
+	cseq        uint32
+	fingerprint uint64
 }
 
 // NewLocation returns an empty location service over st. log may be nil.
@@ -289,6 +298,9 @@ type Registration struct {
 	Contacts []ContactUpdate
 	// MaxContacts bounds the bindings AOR may have after the update; 0 = no bound.
 	MaxContacts int
+	// Fingerprint identifies the request's credentials (a keyed hash of its
+	// Authorization header field); 0 = none. See Repeat.
+	Fingerprint uint64
 }
 
 // ContactUpdate is one Contact of a REGISTER.
@@ -319,6 +331,7 @@ func (l *Location) Register(r Registration) ([]model.Binding, error) {
 		}
 		empty := []model.Binding{}
 		e.list.Store(&empty)
+		e.last = locLast{r.CallID, r.CSeq, r.Fingerprint}
 		l.markDirty(r.AOR)
 		return nil, nil
 	}
@@ -358,8 +371,33 @@ func (l *Location) Register(r Registration) ([]model.Binding, error) {
 	}
 	locSort(next)
 	e.list.Store(&next)
+	e.last = locLast{r.CallID, r.CSeq, r.Fingerprint}
 	l.markDirty(r.AOR)
 	return slices.Clone(next), nil
+}
+
+// Repeat reports whether a REGISTER with this Call-ID, CSeq and credentials
+// fingerprint is the one that last changed aor's bindings (a retransmission: its
+// response was lost or is late), and if so returns the current bindings. Only the
+// request itself can carry the same fingerprint, and answering it changes
+// nothing, so it needs no new authentication (its nonce count is already used).
+func (l *Location) Repeat(aor, callID string, cseq uint32, fingerprint uint64) ([]model.Binding, bool) {
+	if fingerprint == 0 {
+		return nil, false
+	}
+	l.mu.RLock()
+	e := l.aors[aor]
+	l.mu.RUnlock()
+	if e == nil {
+		return nil, false
+	}
+	e.mu.Lock()
+	same := e.last == locLast{callID, cseq, fingerprint}
+	e.mu.Unlock()
+	if !same {
+		return nil, false
+	}
+	return l.Lookup(aor), true
 }
 
 // Remove deletes every binding of aor (an extension was deleted or disabled).

@@ -2,6 +2,7 @@ package sipedge
 
 import (
 	"errors"
+	"hash/maphash"
 	"log/slog"
 	"math"
 	"net/netip"
@@ -44,6 +45,7 @@ type Registrar struct {
 	bans     *Banlist
 	log      *slog.Logger
 	password func(user string) (string, bool)
+	seed     maphash.Seed // keys fingerprint
 }
 
 // NewRegistrar returns a Registrar. bans and log may be nil.
@@ -51,6 +53,7 @@ func NewRegistrar(cfg RegistrarConfig, auth *Authenticator, dir Directory, loc *
 	r := &Registrar{
 		minExpires: cfg.MinExpires, maxExpires: cfg.MaxExpires, defExpires: cfg.DefaultExpires,
 		maxContacts: cfg.MaxContacts, auth: auth, loc: loc, bans: bans, log: log,
+		seed: maphash.MakeSeed(),
 	}
 	if r.minExpires <= 0 {
 		r.minExpires = 60 * time.Second
@@ -102,6 +105,13 @@ func (r *Registrar) handle(req *sip.Request, tx sip.ServerTransaction, source ne
 		return sip.NewResponseFromRequest(req, 400, "Missing CSeq", nil)
 	}
 
+	// A retransmission of the request that set the current bindings (its response
+	// was lost): the same answer again, nothing applied twice (stateless.go).
+	fingerprint := r.fingerprint(req)
+	if b, ok := r.loc.Repeat(req.To().Address.User, req.CallID().Value(), req.CSeq().SeqNo, fingerprint); ok {
+		return r.ok(req, b)
+	}
+
 	// §10.3 step 3: authenticate.
 	user, res, failed := r.auth.Authenticate(req, false, r.password)
 	if res != nil {
@@ -137,6 +147,7 @@ func (r *Registrar) handle(req *sip.Request, tx sip.ServerTransaction, source ne
 		}
 	}
 	reg.MaxContacts = r.maxContacts
+	reg.Fingerprint = fingerprint
 
 	bindings, err := r.loc.Register(*reg)
 	switch {
@@ -152,6 +163,26 @@ func (r *Registrar) handle(req *sip.Request, tx sip.ServerTransaction, source ne
 	}
 	r.log.Debug("registered", "aor", aor, "contacts", len(reg.Contacts), "bindings", len(bindings), "source", reg.Source, "transport", reg.Transport)
 	return r.ok(req, bindings)
+}
+
+// fingerprint is a keyed hash of req's Authorization header fields (they carry the
+// nonce, nonce count, cnonce and digest response: no two authenticated requests
+// share them), or 0 if it has none.
+func (r *Registrar) fingerprint(req *sip.Request) uint64 {
+	var h maphash.Hash
+	h.SetSeed(r.seed)
+	n := 0
+	for _, hd := range req.Headers() {
+		if strings.EqualFold(hd.Name(), "Authorization") {
+			h.WriteString(hd.Value())
+			h.WriteByte(0)
+			n++
+		}
+	}
+	if n == 0 {
+		return 0
+	}
+	return h.Sum64() | 1
 }
 
 // regMalformedExpires is what RFC 3261 §10.2.1.1 says a malformed expires value means.

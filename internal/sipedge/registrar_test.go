@@ -650,3 +650,43 @@ func BenchmarkRegisterDigest(b *testing.B) {
 		}
 	}
 }
+
+// TestRegisterRetransmission: a byte-identical repeat of the REGISTER that set the
+// bindings (its 200 was lost) gets the same 200 again and changes nothing; the same
+// Call-ID and CSeq with other credentials is still out of order, and a repeat of an
+// older request is not recognised.
+func TestRegisterRetransmission(t *testing.T) {
+	e := newTestEnv(t)
+	p := newTestPhone("1001", "secret-1001")
+	if res := p.register(t, e, "Contact: <sip:a@192.0.2.1>"); res.StatusCode != 200 {
+		t.Fatalf("got %d", res.StatusCode)
+	}
+	text := func(cseq, nc int, contact string) []string {
+		h := registerHeaders("1001", p.callID, cseq, "Contact: <"+contact+">", "Expires: 600")
+		return append(h, "Authorization: "+testAnswer(t, p.chal, "MD5", "1001", "secret-1001", "REGISTER", "sip:"+testRealm, nc))
+	}
+	first := text(p.cseq+1, p.nc+1, "sip:a@192.0.2.1")
+	if res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, first)); res.StatusCode != 200 {
+		t.Fatalf("refresh: %d %s", res.StatusCode, res.Reason)
+	}
+	before := e.loc.Lookup("1001")
+	e.clock.Advance(time.Second)
+	res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, first))
+	if res.StatusCode != 200 || !slices.Equal(testContacts(res), []string{"<sip:a@192.0.2.1>;expires=599"}) {
+		t.Fatalf("retransmission: %d %s %q; want 200 with the binding", res.StatusCode, res.Reason, testContacts(res))
+	}
+	if after := e.loc.Lookup("1001"); !slices.Equal(after, before) {
+		t.Errorf("retransmission changed the binding: %+v -> %+v", before, after)
+	}
+	// Same Call-ID and CSeq, other credentials (nc+1): not a retransmission.
+	if res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, text(p.cseq+1, p.nc+2, "sip:a@192.0.2.1"))); res.StatusCode != 500 {
+		t.Errorf("same CSeq, new credentials: %d %s; want 500 Out of Order", res.StatusCode, res.Reason)
+	}
+	// A newer request moves the binding on; the older one repeated is now stale.
+	if res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, text(p.cseq+2, p.nc+3, "sip:a@192.0.2.1"))); res.StatusCode != 200 {
+		t.Fatalf("next refresh: %d", res.StatusCode)
+	}
+	if res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, first)); res.StatusCode == 200 {
+		t.Error("an older request repeated was answered 200")
+	}
+}
