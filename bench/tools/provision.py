@@ -1,15 +1,16 @@
 #!/usr/bin/env python3
 """Bench users: write the SIPp CSVs and the Kamailio db_text tables (subscriber for auth_db,
 htable for the default htable lookup), and optionally create
-the same extensions in Trunkline through its REST API (POST /api/v1/extensions).
+the same extensions in Trunkline through its REST API (POST /api/v1/extensions/import,
+batches of 20,000).
 
 usage: provision.py --users N --procs P --out DIR [--contact-ip IP]
-                    [--api URL --token TOKEN --threads 8]
+                    [--api URL --token TOKEN --batch 20000]
 Users are 7-digit numbers 3000000+i with password "pw<number>x". SIPp process k
 (1..P) reads DIR/users.k.csv (SEQUENTIAL): user;[authentication ...];expires;contact.
 Prints the time the API creation took.
 """
-import argparse, http.client, json, os, sys, threading, time, urllib.parse
+import argparse, http.client, json, os, sys, time, urllib.parse
 
 BASE = 3000000
 
@@ -53,36 +54,20 @@ def write_files(a):
 
 def create(a):
     u = urllib.parse.urlparse(a.api)
-    todo = list(range(a.users))
-    lock = threading.Lock()
-    errors = []
-
-    def worker():
-        c = http.client.HTTPConnection(u.hostname, u.port, timeout=30)
-        hdr = {"Authorization": "Bearer " + a.token, "Content-Type": "application/json"}
-        while True:
-            with lock:
-                if not todo or errors:
-                    return
-                i = todo.pop()
-            n, pw = user(i)
-            body = json.dumps({"number": n, "password": pw, "name": "bench " + n})
-            c.request("POST", "/api/v1/extensions", body, hdr)
-            r = c.getresponse()
-            data = r.read()
-            if r.status not in (201, 409):
-                with lock:
-                    errors.append(f"{n}: {r.status} {data[:200]!r}")
-
+    c = http.client.HTTPConnection(u.hostname, u.port, timeout=600)
+    hdr = {"Authorization": "Bearer " + a.token, "Content-Type": "application/json"}
     t0 = time.time()
-    ts = [threading.Thread(target=worker) for _ in range(a.threads)]
-    for t in ts:
-        t.start()
-    for t in ts:
-        t.join()
+    for lo in range(0, a.users, a.batch):
+        exts = []
+        for i in range(lo, min(lo + a.batch, a.users)):
+            n, pw = user(i)
+            exts.append({"number": n, "password": pw, "name": "bench " + n})
+        c.request("POST", "/api/v1/extensions/import", json.dumps({"extensions": exts}), hdr)
+        r = c.getresponse()
+        data = r.read()
+        if r.status != 201:
+            sys.exit(f"extension import failed: {r.status} {data[:300]!r}")
     dt = time.time() - t0
-    if errors:
-        sys.exit("extension creation failed: " + errors[0])
     print(f"created {a.users} extensions in {dt:.1f} s ({a.users / dt:.0f}/s)")
 
 
@@ -94,7 +79,7 @@ def main():
     p.add_argument("--contact-ip", default="127.0.11.250")
     p.add_argument("--api")
     p.add_argument("--token")
-    p.add_argument("--threads", type=int, default=8)
+    p.add_argument("--batch", type=int, default=20000)
     a = p.parse_args()
     write_files(a)
     if a.api:
