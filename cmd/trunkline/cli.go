@@ -135,12 +135,16 @@ func (c *cli) run(ctx context.Context, args []string) int {
 	}
 }
 
+// cliCommands are the first words of the API client's commands: main routes them
+// here, dispatch reads a sub-command after those that have one.
+var cliCommands = map[string]bool{"ext": true, "cdr": true, "calls": false, "regs": false, "trunk": true, "route": true, "rule": true}
+
 func (c *cli) dispatch(ctx context.Context, args []string) error {
 	if len(args) == 0 {
 		return &usageError{"no command"}
 	}
 	cmd, sub, rest := args[0], "", args[1:]
-	if cmd == "ext" || cmd == "cdr" || cmd == "trunk" || cmd == "route" || cmd == "rule" {
+	if cliCommands[cmd] {
 		if len(rest) > 0 && !strings.HasPrefix(rest[0], "-") {
 			sub, rest = rest[0], rest[1:]
 		}

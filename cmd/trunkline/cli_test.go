@@ -243,6 +243,18 @@ func TestRunCLI(t *testing.T) {
 	if code != 0 || out.String() != "extension 2001 created\n" || errs.Len() != 0 {
 		t.Fatalf("runCLI = %d %q %q", code, out.String(), errs.String())
 	}
+	// main's run routes every client command to the client (rule was once missing).
+	for cmd := range cliCommands {
+		out.Reset()
+		errs.Reset()
+		code := run([]string{cmd, "--api", srv.URL, "--token", cliToken}, &out, &errs)
+		if strings.HasPrefix(errs.String(), "trunkline: unknown command") {
+			t.Errorf("run %s = %d: %s", cmd, code, errs.String())
+		}
+	}
+	if code := run([]string{"nonsense"}, &out, &errs); code != 2 {
+		t.Errorf("run nonsense = %d; want 2", code)
+	}
 }
 
 func TestCLITrunks(t *testing.T) {

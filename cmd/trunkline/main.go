@@ -26,11 +26,12 @@ func run(args []string, stdout, stderr io.Writer) int {
 		switch args[0] {
 		case "serve":
 			return serve(args[1:], stderr)
-		case "ext", "cdr", "calls", "regs", "trunk", "route":
-			return runCLI(args, stdout, stderr)
 		case "help", "-h", "--help":
 			usage(stdout)
 			return 0
+		}
+		if _, ok := cliCommands[args[0]]; ok {
+			return runCLI(args, stdout, stderr)
 		}
 		if len(args[0]) > 0 && args[0][0] != '-' {
 			fmt.Fprintf(stderr, "trunkline: unknown command %q\n", args[0])
