@@ -65,6 +65,9 @@ type Binding struct {
 type AORBindings struct {
 	AOR      string
 	Bindings []Binding
+	// Removed: a binding of AOR was removed since it was last written, so the
+	// stored set must be replaced rather than merged into.
+	Removed bool
 }
 
 // Disposition is how a call ended, as written in its CDR.

@@ -17,7 +17,7 @@ import (
 // BindingStore is the persistence the location service journals to; store.Store
 // implements it.
 type BindingStore interface {
-	ReplaceBindings(ctx context.Context, sets []model.AORBindings) error
+	SaveBindings(ctx context.Context, sets []model.AORBindings) error
 	ListBindings(ctx context.Context) ([]model.Binding, error)
 	DeleteExpiredBindings(ctx context.Context, now time.Time) (int, error)
 }
@@ -62,8 +62,10 @@ type Location struct {
 	aors map[string]*locAOR
 
 	dirtyMu sync.Mutex
-	dirty   map[string]struct{} // AORs changed since the last Flush took them
-	flushMu sync.Mutex          // one Flush at a time, so writes reach the store in order
+	// dirty holds the AORs changed since the last Flush took them; true if a
+	// binding was removed (the store's set must be replaced, not merged into).
+	dirty   map[string]bool
+	flushMu sync.Mutex // one Flush at a time, so writes reach the store in order
 }
 
 // locAOR is one address of record.
@@ -90,7 +92,7 @@ func NewLocation(st BindingStore, log *slog.Logger) *Location {
 		log = slog.New(slog.DiscardHandler)
 	}
 	return &Location{st: st, log: log, now: time.Now, sweep: 15 * time.Second, FlushInterval: 500 * time.Millisecond,
-		aors: make(map[string]*locAOR), dirty: make(map[string]struct{})}
+		aors: make(map[string]*locAOR), dirty: make(map[string]bool)}
 }
 
 // Load replaces the in-memory bindings with the unexpired ones in the store and
@@ -167,27 +169,25 @@ func (l *Location) Flush(ctx context.Context) error {
 		return nil
 	}
 	dirty := l.dirty
-	l.dirty = make(map[string]struct{}, len(dirty))
+	l.dirty = make(map[string]bool, len(dirty))
 	l.dirtyMu.Unlock()
 
 	// The current bindings, read after the AORs were taken: a change from now on
 	// marks its AOR dirty again and is written by the next Flush.
 	sets := make([]model.AORBindings, 0, len(dirty))
 	l.mu.RLock()
-	for aor := range dirty {
-		set := model.AORBindings{AOR: aor}
+	for aor, removed := range dirty {
+		set := model.AORBindings{AOR: aor, Removed: removed}
 		if e := l.aors[aor]; e != nil {
 			set.Bindings = *locLoad(e)
 		}
 		sets = append(sets, set)
 	}
 	l.mu.RUnlock()
-	if err := l.st.ReplaceBindings(ctx, sets); err != nil {
-		l.dirtyMu.Lock()
-		for aor := range dirty {
-			l.dirty[aor] = struct{}{}
+	if err := l.st.SaveBindings(ctx, sets); err != nil {
+		for aor, removed := range dirty {
+			l.markDirty(aor, removed)
 		}
-		l.dirtyMu.Unlock()
 		return fmt.Errorf("sipedge: location: flush %d AORs: %w", len(sets), err)
 	}
 	return nil
@@ -200,10 +200,11 @@ func (l *Location) Unsaved() int {
 	return len(l.dirty)
 }
 
-// markDirty records that aor changed and must be written by the next Flush.
-func (l *Location) markDirty(aor string) {
+// markDirty records that aor changed and must be written by the next Flush;
+// removed says a binding of it went away.
+func (l *Location) markDirty(aor string, removed bool) {
 	l.dirtyMu.Lock()
-	l.dirty[aor] = struct{}{}
+	l.dirty[aor] = l.dirty[aor] || removed
 	l.dirtyMu.Unlock()
 }
 
@@ -332,7 +333,7 @@ func (l *Location) Register(r Registration) ([]model.Binding, error) {
 		empty := []model.Binding{}
 		e.list.Store(&empty)
 		e.last = locLast{r.CallID, r.CSeq, r.Fingerprint}
-		l.markDirty(r.AOR)
+		l.markDirty(r.AOR, true)
 		return nil, nil
 	}
 
@@ -350,11 +351,13 @@ func (l *Location) Register(r Registration) ([]model.Binding, error) {
 		return next, ErrTooManyContacts
 	}
 
+	removed := len(next) < len(*locLoad(e)) // expired ones dropped
 	for _, c := range r.Contacts {
 		i := locIndex(next, c.Contact)
 		if c.Expires <= 0 {
 			if i >= 0 {
 				next = slices.Delete(next, i, i+1)
+				removed = true
 			}
 			continue
 		}
@@ -372,7 +375,7 @@ func (l *Location) Register(r Registration) ([]model.Binding, error) {
 	locSort(next)
 	e.list.Store(&next)
 	e.last = locLast{r.CallID, r.CSeq, r.Fingerprint}
-	l.markDirty(r.AOR)
+	l.markDirty(r.AOR, removed)
 	return slices.Clone(next), nil
 }
 
@@ -406,7 +409,7 @@ func (l *Location) Remove(aor string) {
 	defer e.mu.Unlock()
 	empty := []model.Binding{}
 	e.list.Store(&empty)
-	l.markDirty(aor)
+	l.markDirty(aor, true)
 }
 
 // lockAOR returns aor's entry, created if needed, with its mutex held.

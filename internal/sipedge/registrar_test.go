@@ -79,7 +79,7 @@ type testStore struct {
 
 func newTestStore() *testStore { return &testStore{m: make(map[[2]string]model.Binding)} }
 
-func (s *testStore) ReplaceBindings(_ context.Context, sets []model.AORBindings) error {
+func (s *testStore) SaveBindings(_ context.Context, sets []model.AORBindings) error {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.fail != nil {
@@ -88,7 +88,7 @@ func (s *testStore) ReplaceBindings(_ context.Context, sets []model.AORBindings)
 	s.writes++
 	for _, set := range sets {
 		for k := range s.m {
-			if k[0] == set.AOR {
+			if k[0] == set.AOR && set.Removed {
 				delete(s.m, k)
 			}
 		}
@@ -127,7 +127,7 @@ func (s *testStore) len() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.m
 // nopStore discards writes (benchmarks).
 type nopStore struct{}
 
-func (nopStore) ReplaceBindings(context.Context, []model.AORBindings) error    { return nil }
+func (nopStore) SaveBindings(context.Context, []model.AORBindings) error    { return nil }
 func (nopStore) ListBindings(context.Context) ([]model.Binding, error)         { return nil, nil }
 func (nopStore) DeleteExpiredBindings(context.Context, time.Time) (int, error) { return 0, nil }
 

@@ -56,9 +56,9 @@ type Store interface {
 	// Bindings: the registrar's location service persists through these so that a
 	// restart keeps registrations. Key: (AOR, Contact).
 	PutBinding(ctx context.Context, b model.Binding) error
-	// ReplaceBindings makes the bindings of each AOR in sets exactly the given
-	// ones, in one transaction.
-	ReplaceBindings(ctx context.Context, sets []model.AORBindings) error
+	// SaveBindings writes the bindings of each AOR in sets in one transaction:
+	// a set marked Removed replaces the AOR's stored ones, any other is merged in.
+	SaveBindings(ctx context.Context, sets []model.AORBindings) error
 	ListBindings(ctx context.Context) ([]model.Binding, error)
 	DeleteExpiredBindings(ctx context.Context, now time.Time) (int, error)
 

@@ -25,11 +25,13 @@ func (s *Store) PutBinding(ctx context.Context, b model.Binding) error {
 	return mapErr("put binding "+b.AOR, err)
 }
 
-// ReplaceBindings makes the stored bindings of each AOR in sets exactly the ones
-// given (none: the AOR has no bindings left), all in one transaction: the location
-// service's periodic flush of the AORs that changed (sipedge.Location). It returns
-// once committed; on error nothing of it is.
-func (s *Store) ReplaceBindings(ctx context.Context, sets []model.AORBindings) error {
+// SaveBindings writes the bindings of each AOR in sets, all in one transaction:
+// the location service's periodic flush of the AORs that changed
+// (sipedge.Location). A set marked Removed replaces the AOR's stored bindings (none
+// left: the AOR has no bindings); any other set is merged in (insert or update
+// each binding), which is cheaper and, when nothing was removed, the same. It
+// returns once committed; on error nothing of it is.
+func (s *Store) SaveBindings(ctx context.Context, sets []model.AORBindings) error {
 	if len(sets) == 0 {
 		return nil
 	}
@@ -38,8 +40,10 @@ func (s *Store) ReplaceBindings(ctx context.Context, sets []model.AORBindings) e
 	r.exec = func(ctx context.Context, _ *sql.Tx, stmt func(writeOp) *sql.Stmt) error {
 		del, put := stmt(opDeleteBindings), stmt(opPutBinding)
 		for _, set := range sets {
-			if _, err := del.ExecContext(ctx, set.AOR); err != nil {
-				return err
+			if set.Removed {
+				if _, err := del.ExecContext(ctx, set.AOR); err != nil {
+					return err
+				}
 			}
 			for _, b := range set.Bindings {
 				if b.UpdatedAt.IsZero() {
@@ -54,7 +58,7 @@ func (s *Store) ReplaceBindings(ctx context.Context, sets []model.AORBindings) e
 		return nil
 	}
 	_, err := s.w.doReq(r)
-	return mapErr(fmt.Sprintf("replace bindings of %d AORs", len(sets)), err)
+	return mapErr(fmt.Sprintf("save bindings of %d AORs", len(sets)), err)
 }
 
 // ListBindings returns every stored binding, expired or not, ordered by AOR then

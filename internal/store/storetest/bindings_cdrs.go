@@ -52,28 +52,35 @@ func testBindingDelete(t *testing.T, s store.Store) {
 			t.Fatalf("PutBinding: %v", err)
 		}
 	}
-	// Replacing a set removes what is not in it, adds what is new, and leaves the
-	// AORs not named alone.
+	// A set not marked Removed is merged: its bindings are added or updated, the
+	// others stay.
 	b2 := binding("1001", "sip:b@192.0.2.2", exp.Add(time.Minute))
 	b4 := binding("1003", "sip:d@192.0.2.4", exp)
-	if err := s.ReplaceBindings(ctx, []model.AORBindings{
+	if err := s.SaveBindings(ctx, []model.AORBindings{
 		{AOR: "1001", Bindings: []model.Binding{b2}},
 		{AOR: "1003", Bindings: []model.Binding{b4}},
 	}); err != nil {
-		t.Fatalf("ReplaceBindings: %v", err)
+		t.Fatalf("SaveBindings: %v", err)
 	}
-	checkContacts(t, s, "sip:b@192.0.2.2", "sip:c@192.0.2.3", "sip:d@192.0.2.4")
+	checkContacts(t, s, "sip:a@192.0.2.1", "sip:b@192.0.2.2", "sip:c@192.0.2.3", "sip:d@192.0.2.4")
 	list, err := s.ListBindings(ctx)
 	if err != nil {
 		t.Fatalf("ListBindings: %v", err)
 	}
-	checkBinding(t, list[0], b2)
-	// An empty set removes every binding of its AOR; an AOR without bindings is fine.
-	if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: "1001"}, {AOR: "1003"}, {AOR: "9999"}}); err != nil {
-		t.Fatalf("ReplaceBindings with empty sets: %v", err)
+	checkBinding(t, list[1], b2)
+	// A set marked Removed replaces: what is not in it goes, and the AORs not named
+	// stay alone.
+	if err := s.SaveBindings(ctx, []model.AORBindings{{AOR: "1001", Bindings: []model.Binding{b2}, Removed: true}}); err != nil {
+		t.Fatalf("SaveBindings (replace): %v", err)
 	}
-	if err := s.ReplaceBindings(ctx, nil); err != nil {
-		t.Fatalf("ReplaceBindings(nil): %v", err)
+	checkContacts(t, s, "sip:b@192.0.2.2", "sip:c@192.0.2.3", "sip:d@192.0.2.4")
+	// An empty replacing set removes every binding of its AOR; an AOR without
+	// bindings is fine.
+	if err := s.SaveBindings(ctx, []model.AORBindings{{AOR: "1001", Removed: true}, {AOR: "1003", Removed: true}, {AOR: "9999", Removed: true}}); err != nil {
+		t.Fatalf("SaveBindings with empty sets: %v", err)
+	}
+	if err := s.SaveBindings(ctx, nil); err != nil {
+		t.Fatalf("SaveBindings(nil): %v", err)
 	}
 	checkContacts(t, s, "sip:c@192.0.2.3")
 }
@@ -254,7 +261,7 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 					errs <- err
 				}
 				if i%4 == 3 { // keep only this contact: the others go
-					if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: aor,
+					if err := s.SaveBindings(ctx, []model.AORBindings{{AOR: aor, Removed: true,
 						Bindings: []model.Binding{binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)}}}); err != nil {
 						errs <- err
 					}
@@ -266,7 +273,7 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 				ids[w] = append(ids[w], c.ID)
 			}
 			if w%8 == 7 { // and a few AORs unregister everything
-				if err := s.ReplaceBindings(ctx, []model.AORBindings{{AOR: aor}}); err != nil {
+				if err := s.SaveBindings(ctx, []model.AORBindings{{AOR: aor, Removed: true}}); err != nil {
 					errs <- err
 				}
 			}
