@@ -4,7 +4,6 @@ import (
 	"errors"
 	"fmt"
 	"math/rand/v2"
-	"net"
 	"net/netip"
 	"sync"
 	"time"
@@ -13,11 +12,11 @@ import (
 // ErrNoPorts is returned (wrapped) when no RTP/RTCP port pair is free.
 var ErrNoPorts = errors.New("media: no free RTP port pair")
 
-// pair is one bound RTP/RTCP socket pair. rtp and rtcp are nil when the
-// allocator's bind function is a test fake.
+// pair is one bound RTP/RTCP socket pair. rtp and rtcp are zero (no socket)
+// when the allocator's bind function is a test fake.
 type pair struct {
 	port      int // RTP port; RTCP is port+1
-	rtp, rtcp *net.UDPConn
+	rtp, rtcp sock
 }
 
 // allocator hands out even RTP ports (RTCP = RTP+1, RFC 3550 §11) from a range.
@@ -124,13 +123,13 @@ func udpBinder(ip netip.Addr) func(int) (pair, error) {
 		network, ip = "udp4", ip.Unmap()
 	}
 	return func(port int) (pair, error) {
-		rtp, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port))))
+		rtp, err := bindUDP(network, netip.AddrPortFrom(ip, uint16(port)))
 		if err != nil {
 			return pair{}, err
 		}
-		rtcp, err := net.ListenUDP(network, net.UDPAddrFromAddrPort(netip.AddrPortFrom(ip, uint16(port+1))))
+		rtcp, err := bindUDP(network, netip.AddrPortFrom(ip, uint16(port+1)))
 		if err != nil {
-			rtp.Close()
+			rtp.close()
 			return pair{}, err
 		}
 		return pair{port: port, rtp: rtp, rtcp: rtcp}, nil

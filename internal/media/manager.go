@@ -12,12 +12,13 @@ import (
 var ErrShutdown = errors.New("media: manager shut down")
 
 // Manager owns the port range and the live sessions. Its methods are safe for
-// concurrent use. NewManager starts no goroutine; each Session runs its own
-// after Start.
+// concurrent use. NewManager starts no goroutine; the relay's start with the
+// first session's Start and end in Shutdown.
 type Manager struct {
 	cfg   Config
 	log   *slog.Logger
 	alloc *allocator
+	relay relayPool // the forwarding machinery (relay_linux.go, relay_other.go)
 
 	mu       sync.Mutex
 	sessions map[*Session]struct{}
@@ -39,6 +40,7 @@ func NewManager(cfg Config) (*Manager, error) {
 		log:      cfg.Log,
 		sessions: make(map[*Session]struct{}),
 	}
+	m.relay.log = cfg.Log
 	m.alloc = newAllocator(cfg.PortMin, cfg.PortMax, cfg.Quarantine, udpBinder(cfg.BindIP))
 	return m, nil
 }
@@ -73,8 +75,8 @@ func (m *Manager) NewSession(ctx context.Context) (*Session, error) {
 	s.log = m.log.With("port_a", a.port, "port_b", b.port)
 	for i, p := range []pair{a, b} {
 		l := &s.legs[i]
-		l.rtp.conn, l.rtp.port = p.rtp, p.port
-		l.rtcp.conn, l.rtcp.port = p.rtcp, p.port+1
+		l.rtp.sock, l.rtp.port = p.rtp, p.port
+		l.rtcp.sock, l.rtcp.port = p.rtcp, p.port+1
 	}
 	m.mu.Lock()
 	if m.shut {
@@ -99,12 +101,8 @@ func (m *Manager) fail() {
 }
 
 func closePair(p pair) {
-	if p.rtp != nil {
-		p.rtp.Close()
-	}
-	if p.rtcp != nil {
-		p.rtcp.Close()
-	}
+	p.rtp.close()
+	p.rtcp.close()
 }
 
 // release is called by Session.Close after its goroutines have ended: the
@@ -138,6 +136,7 @@ func (m *Manager) Shutdown(ctx context.Context) error {
 	for _, s := range list {
 		errs = append(errs, s.Close())
 	}
+	m.relay.shutdown()
 	if err := errors.Join(errs...); err != nil {
 		return fmt.Errorf("media: shutdown: %w", err)
 	}

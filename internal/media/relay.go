@@ -1,8 +1,6 @@
 package media
 
 import (
-	"errors"
-	"net"
 	"net/netip"
 	"sync"
 	"sync/atomic"
@@ -14,17 +12,19 @@ import (
 // network). It is a protocol constant of the relay, not a tunable.
 const relatchAfter = 2 * time.Second
 
-// bufSize is the read buffer of each forwarding goroutine. Longer datagrams
-// are truncated (UDP offers no way to learn their length); RTP over a 1500
-// byte MTU never comes close.
+// bufSize is the read buffer of the relay. Longer datagrams are truncated;
+// RTP over a 1500 byte MTU never comes close.
 const bufSize = 2048
 
 // stream is one socket of one leg (its RTP or its RTCP socket) and the state
 // of the peer behind it. Packets received on a stream are sent from the
 // stream of the same kind on the other leg.
 type stream struct {
-	conn *net.UDPConn // nil in unit tests of route
+	sock sock // the socket; zero in unit tests of route
 	port int
+	// relay is the platform relay's per-stream state (relay_linux.go: the
+	// cached destination address).
+	relay relayState
 
 	mu       sync.Mutex
 	remote   netip.AddrPort // from SDP; used until latched
@@ -114,6 +114,9 @@ func route(in, out *stream, src netip.AddrPort, now time.Time) (netip.AddrPort, 
 	return dst, true, latched
 }
 
+// atomicPTTable holds the payload type table of one direction; nil: no rewriting.
+type atomicPTTable = atomic.Pointer[ptTable]
+
 // ptTable maps RTP payload types of packets from one leg to those the other
 // leg expects. Index and value are 7-bit payload types.
 type ptTable [128]uint8
@@ -148,39 +151,6 @@ func (t *ptTable) apply(pkt []byte) {
 		return
 	}
 	pkt[1] = pkt[1]&0x80 | t[pt]
-}
-
-// pump forwards packets from in to the peer behind out until in's socket is
-// closed. It uses one buffer for its whole life and allocates nothing per
-// packet. pts, if it holds a table, rewrites RTP payload types.
-func (s *Session) pump(in, out *stream, pts *atomic.Pointer[ptTable], kind string, l Leg) {
-	defer s.wg.Done()
-	buf := make([]byte, bufSize)
-	for {
-		n, src, err := in.conn.ReadFromUDPAddrPort(buf)
-		if err != nil {
-			if errors.Is(err, net.ErrClosed) {
-				return
-			}
-			continue // e.g. a transient ICMP error; the socket stays usable
-		}
-		dst, ok, latched := route(in, out, unmap(src), time.Now())
-		if latched {
-			s.log.Info("media: latched", "leg", l, "kind", kind, "port", in.port, "source", unmap(src))
-		}
-		if !ok {
-			continue
-		}
-		if pts != nil {
-			pts.Load().apply(buf[:n])
-		}
-		if _, err := out.conn.WriteToUDPAddrPort(buf[:n], dst); err != nil {
-			in.writeErrors.Add(1)
-			continue
-		}
-		in.packets.Add(1)
-		in.bytes.Add(uint64(n))
-	}
 }
 
 // unmap turns an IPv4-mapped IPv6 address into plain IPv4, so that addresses

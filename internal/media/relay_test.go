@@ -310,14 +310,19 @@ func TestExhaustionAndQuarantine(t *testing.T) {
 	s2.Close()
 }
 
-func TestCloseStopsGoroutines(t *testing.T) {
-	m := newTestManager(t, 2, time.Second)
+// TestCloseStopsForwarding: after Close nothing of the session is relayed and its
+// sockets are closed (the ports bind again); Shutdown ends the relay's goroutines.
+func TestCloseStopsForwarding(t *testing.T) {
 	base := runtime.NumGoroutine()
-	s, a, _ := call(t, m)
-	if n := runtime.NumGoroutine(); n < base+4 {
-		t.Fatalf("%d goroutines after Start, want >= %d", n, base+4)
+	min, max := freeRange(t, 2)
+	m, err := NewManager(Config{BindIP: loopback, PortMin: min, PortMax: max, Quarantine: time.Second})
+	if err != nil {
+		t.Fatal(err)
 	}
-	a.send(s.LocalAddr(LegA), rtpPacket(0, 1))
+	s, a, b := call(t, m)
+	to := s.LocalAddr(LegA)
+	a.send(to, rtpPacket(0, 1))
+	b.recv()
 	if err := s.Close(); err != nil {
 		t.Fatal(err)
 	}
@@ -325,15 +330,27 @@ func TestCloseStopsGoroutines(t *testing.T) {
 		t.Fatalf("second Close: %v", err)
 	}
 	s.Start() // no-op after Close
-	waitGoroutines(t, base)
+	a.send(to, rtpPacket(0, 2))
+	b.quiet()
+	for _, l := range []Leg{LegA, LegB} {
+		p, err := udpBinder(loopback)(int(s.LocalAddr(l).Port()))
+		if err != nil {
+			t.Errorf("leg %v port still bound after Close: %v", l, err)
+			continue
+		}
+		closePair(p)
+	}
 	if st := m.Stats(); st.ActiveSessions != 0 || st.Sessions != 1 {
 		t.Errorf("stats %+v", st)
 	}
+	if err := m.Shutdown(t.Context()); err != nil {
+		t.Fatal(err)
+	}
+	waitGoroutines(t, base)
 }
 
 func TestContextClosesSession(t *testing.T) {
 	m := newTestManager(t, 2, time.Second)
-	base := runtime.NumGoroutine()
 	ctx, cancel := context.WithCancel(t.Context())
 	s, err := m.NewSession(ctx)
 	if err != nil {
@@ -341,7 +358,6 @@ func TestContextClosesSession(t *testing.T) {
 	}
 	s.Start()
 	cancel()
-	waitGoroutines(t, base)
 	deadline := time.Now().Add(time.Second)
 	for m.Stats().ActiveSessions != 0 {
 		if time.Now().After(deadline) {

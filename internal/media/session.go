@@ -2,11 +2,9 @@ package media
 
 import (
 	"context"
-	"errors"
 	"log/slog"
 	"net/netip"
 	"sync"
-	"sync/atomic"
 	"time"
 )
 
@@ -36,7 +34,7 @@ func (l Leg) String() string {
 // type table applied to RTP received on it.
 type leg struct {
 	rtp, rtcp stream
-	pts       atomic.Pointer[ptTable]
+	pts       atomicPTTable
 }
 
 // Session relays the media of one call between leg A and leg B. Its methods
@@ -45,8 +43,8 @@ type Session struct {
 	m     *Manager
 	log   *slog.Logger
 	legs  [2]leg
-	wg    sync.WaitGroup
-	unctx func() bool // stops the context.AfterFunc of NewSession
+	wg    sync.WaitGroup // forwarding goroutines (relay_other.go)
+	unctx func() bool    // stops the context.AfterFunc of NewSession
 
 	mu      sync.Mutex
 	started bool
@@ -100,9 +98,10 @@ func (s *Session) SetPayloadMap(from Leg, m map[uint8]uint8) {
 	s.legs[from].pts.Store(newPTTable(m))
 }
 
-// Start starts the forwarding goroutines, four per session (RTP and RTCP of
-// each leg). They belong to the session and end in Close. Start is a no-op
-// after the first call or after Close.
+// Start starts forwarding the session's four sockets (RTP and RTCP of each leg):
+// on Linux they join one of the manager's epoll workers (relay_linux.go),
+// elsewhere each gets a goroutine (relay_other.go). Forwarding ends in Close.
+// Start is a no-op after the first call or after Close.
 func (s *Session) Start() {
 	s.mu.Lock()
 	defer s.mu.Unlock()
@@ -110,18 +109,13 @@ func (s *Session) Start() {
 		return
 	}
 	s.started = true
-	a, b := &s.legs[LegA], &s.legs[LegB]
-	s.wg.Add(4)
-	go s.pump(&a.rtp, &b.rtp, &a.pts, "rtp", LegA)
-	go s.pump(&b.rtp, &a.rtp, &b.pts, "rtp", LegB)
-	go s.pump(&a.rtcp, &b.rtcp, nil, "rtcp", LegA)
-	go s.pump(&b.rtcp, &a.rtcp, nil, "rtcp", LegB)
+	s.startRelay()
 }
 
-// Close stops the forwarding goroutines, waits for them, closes the sockets
-// and returns the ports to the manager, which quarantines them. It is
-// idempotent; later calls return nil. Close runs by itself when the context
-// given to NewSession ends.
+// Close stops forwarding (no packet of the session is in flight when it
+// returns), closes the sockets and returns the ports to the manager, which
+// quarantines them. It is idempotent; later calls return nil. Close runs by
+// itself when the context given to NewSession ends.
 func (s *Session) Close() error {
 	s.mu.Lock()
 	if s.closed {
@@ -134,18 +128,9 @@ func (s *Session) Close() error {
 	if unctx != nil {
 		unctx()
 	}
-	var errs []error
-	for i := range s.legs {
-		l := &s.legs[i]
-		for _, st := range []*stream{&l.rtp, &l.rtcp} {
-			if st.conn != nil {
-				errs = append(errs, st.conn.Close())
-			}
-		}
-	}
-	s.wg.Wait()
+	err := s.stopRelay()
 	s.m.release(s)
-	return errors.Join(errs...)
+	return err
 }
 
 // Counters count the packets one leg sent to the relay.

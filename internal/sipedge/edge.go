@@ -52,9 +52,10 @@ type Edge struct {
 	host    string
 	port    int
 
-	udp net.PacketConn
-	tcp net.Listener
-	tls net.Listener
+	udp     net.PacketConn   // the primary UDP socket: requests we originate leave from it
+	udpMore []net.PacketConn // more sockets on the same port, served alike (listen_linux.go)
+	tcp     net.Listener
+	tls     net.Listener
 
 	// fast is the stateless UDP REGISTER path (stateless.go), set by Mount; the
 	// read filter that uses it is installed with the user agent, before Mount.
@@ -74,10 +75,11 @@ func New(cfg Config) (*Edge, error) {
 		return nil, fmt.Errorf("sipedge: listen %q: %w", cfg.Listen, err)
 	}
 	e := &Edge{log: cfg.Log}
-	e.udp, err = net.ListenPacket("udp", cfg.Listen)
+	udps, err := listenUDP(cfg.Listen)
 	if err != nil {
 		return nil, fmt.Errorf("sipedge: udp: %w", err)
 	}
+	e.udp, e.udpMore = udps[0], udps[1:]
 	// Bind TCP on the port UDP got (the listen port may be 0 in tests).
 	_, udpPort, _ := net.SplitHostPort(e.udp.LocalAddr().String())
 	if portStr == "0" {
@@ -85,14 +87,13 @@ func New(cfg Config) (*Edge, error) {
 	}
 	e.tcp, err = net.Listen("tcp", net.JoinHostPort(host, portStr))
 	if err != nil {
-		e.udp.Close()
+		e.closeListeners()
 		return nil, fmt.Errorf("sipedge: tcp: %w", err)
 	}
 	if cfg.TLS != nil {
 		e.tls, err = tls.Listen("tcp", cfg.TLSListen, cfg.TLS)
 		if err != nil {
-			e.udp.Close()
-			e.tcp.Close()
+			e.closeListeners()
 			return nil, fmt.Errorf("sipedge: tls: %w", err)
 		}
 	}
@@ -199,15 +200,18 @@ func (e *Edge) Mount(h Handlers) {
 
 // Run serves until ctx is done, then closes the listeners.
 func (e *Edge) Run(ctx context.Context) error {
-	errc := make(chan error, 3)
+	errc := make(chan error, 3+len(e.udpMore))
 	go func() { errc <- e.srv.ServeUDP(e.udp) }()
+	for _, c := range e.udpMore {
+		go func() { errc <- e.srv.ServeUDP(c) }()
+	}
 	go func() { errc <- e.srv.ServeTCP(e.tcp) }()
-	n := 2
+	n := 2 + len(e.udpMore)
 	if e.tls != nil {
 		n++
 		go func() { errc <- e.srv.ServeTLS(e.tls) }()
 	}
-	e.log.Info("sip listening", "udp", e.udp.LocalAddr().String(), "tcp", e.tcp.Addr().String(), "tls", e.tls != nil, "advertise", e.host)
+	e.log.Info("sip listening", "udp", e.udp.LocalAddr().String(), "udp_sockets", 1+len(e.udpMore), "tcp", e.tcp.Addr().String(), "tls", e.tls != nil, "advertise", e.host)
 	var err error
 	select {
 	case <-ctx.Done():
@@ -236,6 +240,9 @@ func (e *Edge) closeListeners() {
 	var cs []interface{ Close() error }
 	if e.udp != nil {
 		cs = append(cs, e.udp)
+	}
+	for _, c := range e.udpMore {
+		cs = append(cs, c)
 	}
 	if e.tcp != nil {
 		cs = append(cs, e.tcp)
