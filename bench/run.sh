@@ -328,6 +328,7 @@ call_step() {
   uac_multi "$tag/sipp" "$target" uac.xml "$procs" "$rate" "$count" $(( count / rate * 3 + hold / 1000 + 30 )) \
     -s +4930555 -d "$hold" || true
   c1=$(cpu_ticks "$@")
+  [ -n "$prof" ] && wait $prof
   uas_stop "$tag-uas"
   CPU_S=$(ticks_s $((c1 - c0)))
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" "$(calc "$hold / 1000" 3)" | sed 's/ / S_/g')"
@@ -425,11 +426,14 @@ p3_run() {  # p3_run SUT TAG TARGET UASPORT PIDS...  -> CPU_S, sets S_*
   [ $rate -gt 40 ] && rate=40
   local ramp=$(( P3_CALLS / rate + 1 ))
   uas_start "$tag-uas" $UAS_IP "$uport" uas.xml -rtp_echo -mi $UAS_IP -mp $(free_port $UAS_IP)
-  local c0 c1
+  local c0 c1 prof=
   c0=$(cpu_ticks "$@")
+  # Trunkline's CPU profile over the middle of the hold, when every call is up
+  [ "$sut" = trunkline ] && { ( sleep $(( ramp + 2 )); tl_profile $(( P3_HOLD_S > 8 ? P3_HOLD_S - 6 : 2 )) "$RES/profile-p3" ) & prof=$!; }
   uac_multi "$tag/sipp" "$target" uac_rtp.xml "$(procs_for_cps $rate)" "$rate" "$P3_CALLS" \
     $(( ramp + P3_HOLD_S + 40 )) -s +4930555 -d $(( P3_HOLD_S * 1000 )) -mi $UAC_NET.1 || true
   c1=$(cpu_ticks "$@")
+  [ -n "$prof" ] && wait $prof
   uas_stop "$tag-uas"
   CPU_S=$(ticks_s $((c1 - c0)))
   eval "S_$(python3 "$BENCH_ROOT/tools/sippstat.py" "$RUN/$tag/sipp" | sed 's/ / S_/g')"
