@@ -106,7 +106,7 @@ tl_start() {
   TL_PID=$!; BENCH_PIDS+=($TL_PID)
   local i
   for i in $(seq 100); do
-    curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/api/v1/extensions?limit=1" 2>/dev/null && return 0
+    curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/api/v1/health" 2>/dev/null && return 0
     kill -0 $TL_PID 2>/dev/null || { tail -20 "$dir/trunkline.log"; die "trunkline exited"; }
     sleep 0.1
   done
@@ -125,7 +125,7 @@ tl_restart() {
   TL_PID=$!; BENCH_PIDS+=($TL_PID)
   local i
   for i in $(seq 100); do
-    curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/api/v1/extensions?limit=1" 2>/dev/null && return 0
+    curl -fsS -o /dev/null -H "Authorization: Bearer $TL_TOKEN" "$TL_HTTP/api/v1/health" 2>/dev/null && return 0
     kill -0 $TL_PID 2>/dev/null || { tail -20 "$dir/trunkline.log"; die "trunkline exited"; }
     sleep 0.1
   done

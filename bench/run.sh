@@ -3,7 +3,7 @@
 #   bench/run.sh                      everything (micro P1 P2 P3 P4 P5 P6), ~25 min at the defaults
 #   PHASES="p1 p2" bench/run.sh       a subset
 #   QUICK=1 bench/run.sh              short steps and small counts, to check the harness
-# Knobs (environment): USERS (P1/P4 users, default 20000; 100000 for the full run),
+# Knobs (environment): USERS (P1/P4 users, default 100000, created by the bulk import),
 # STEP_S (seconds per load step, 10), P1_RATES, P2_RATES (steps), HOLD_MS (P2 call length, 1000),
 # P1_RESTART=1 (restart Trunkline before each P1 step: the old work-around for the digest
 # nonce-table lockout fixed in cd28dca; off by default so the nonce table is exercised),
@@ -28,8 +28,8 @@ if [ "$QUICK" = 1 ]; then
   P2_RATES=${P2_RATES:-"50 100 200"}; P3_CALLS=${P3_CALLS:-20}; P3_HOLD_S=${P3_HOLD_S:-6}
   P5_CALLS=${P5_CALLS:-200}; P6_N=${P6_N:-5}; IDLE_WAIT_S=${IDLE_WAIT_S:-0}; BENCHTIME=${BENCHTIME:-100ms}
 fi
-USERS=${USERS:-20000}; STEP_S=${STEP_S:-10}
-P1_RATES=${P1_RATES:-"250 500 1000 1500 2000 3000 4000"}
+USERS=${USERS:-100000}; STEP_S=${STEP_S:-10}
+P1_RATES=${P1_RATES:-"500 1000 2000 3000 4000 5000 6000 8000"}
 P1_RESTART=${P1_RESTART:-0}
 P2_RATES=${P2_RATES:-"50 100 200 300 400 600 800 1000"}
 TL_RTP_PORTS=${TL_RTP_PORTS:-10000-60000}   # read by tl_start/tl_restart (bench/lib.sh)
@@ -397,9 +397,10 @@ fi
 # ---------------------------------------------------------------- P5: RSS per 1k relayed calls
 if has_phase p5; then
   phase_gate p5
-  log "== P5 $P5_CALLS concurrent calls at $P5_RATE cps (signalling + relay ports, no RTP)"
+  log "== P5 $P5_CALLS concurrent calls at $P5_RATE cps (signalling + relay ports, no RTP), on a restarted Trunkline"
   ensure_tl
-  sleep 2; rss0=$(rss_kb $TL_PID)
+  # a fresh process (same data): after P2 the heap is warm and new calls would reuse it
+  tl_restart; sleep 3; rss0=$(rss_kb $TL_PID)
   hold=$(( (P5_CALLS / P5_RATE + 10) * 1000 ))
   uas_start p5-uas $UAS_IP "$UAS_T_PORT" uas.xml
   ( uac_multi p5/sipp "$TL_IP:$TL_SIP_PORT" uac.xml "$(procs_for_cps $P5_RATE)" "$P5_RATE" "$P5_CALLS" \

@@ -115,3 +115,55 @@ func TestStatelessRegisterUDP(t *testing.T) {
 		t.Errorf("response Via rport=%q, want %d", v, sendPort)
 	}
 }
+
+// discardConn is a net.PacketConn whose writes go nowhere.
+type discardConn struct{ net.PacketConn }
+
+func (discardConn) WriteTo(b []byte, _ net.Addr) (int, error) { return len(b), nil }
+
+// BenchmarkStatelessRegister is the whole UDP REGISTER path after the socket read:
+// parse, middleware, digest, location update and the serialised 200 (the write is
+// discarded). Requests differ in CSeq and nonce count, as a phone's do.
+func BenchmarkStatelessRegister(b *testing.B) {
+	e, err := New(Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer e.Close()
+	env := newTestEnv(b)
+	env.loc.now = time.Now
+	env.auth = NewAuthenticator(AuthConfig{Realm: testRealm, MaxNonces: 1 << 20})
+	env.reg = NewRegistrar(RegistrarConfig{}, env.auth, testDir{"1001": {Number: "1001", Password: "secret-1001"}}, env.loc, nil, nil)
+	e.Mount(Handlers{Registrar: env.reg, Auth: env.auth})
+	e.fast.Load().conn = discardConn{}
+	chal := env.auth.Challenge(testRequest(b, "REGISTER", "sip:"+testRealm, registerHeaders("1001", "bench", 1)), false, false)
+	props := sip.TransportReadProps{Transport: "UDP", LocalAddr: e.udp.LocalAddr(),
+		RemoteAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5062}}
+
+	const batch = 1024
+	reqs := make([][]byte, 0, batch)
+	prepare := func(from int) {
+		reqs = reqs[:0]
+		for i := from; i < from+batch; i++ {
+			h := registerHeaders("1001", "bench", i+2, "Contact: <sip:1001@127.0.0.1:5062>", "Expires: 600",
+				"User-Agent: bench", "Authorization: "+testAnswer(b, chal, "MD5", "1001", "secret-1001", "REGISTER", "sip:"+testRealm, i+1))
+			reqs = append(reqs, []byte("REGISTER sip:"+testRealm+" SIP/2.0\r\n"+strings.Join(h, "\r\n")+"\r\nContent-Length: 0\r\n\r\n"))
+		}
+	}
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%batch == 0 {
+			b.StopTimer()
+			prepare(i)
+			b.StartTimer()
+		}
+		if out, _ := e.readFilter(props, reqs[i%batch]); out != nil {
+			b.Fatal("not taken by the stateless path")
+		}
+	}
+	b.StopTimer()
+	if bs := env.loc.Lookup("1001"); len(bs) != 1 || bs[0].CSeq != uint32(b.N+1) {
+		b.Fatalf("binding after %d REGISTERs: %+v", b.N, bs)
+	}
+}
