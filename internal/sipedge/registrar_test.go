@@ -127,7 +127,7 @@ func (s *testStore) len() int { s.mu.Lock(); defer s.mu.Unlock(); return len(s.m
 // nopStore discards writes (benchmarks).
 type nopStore struct{}
 
-func (nopStore) SaveBindings(context.Context, []model.AORBindings) error    { return nil }
+func (nopStore) SaveBindings(context.Context, []model.AORBindings) error       { return nil }
 func (nopStore) ListBindings(context.Context) ([]model.Binding, error)         { return nil, nil }
 func (nopStore) DeleteExpiredBindings(context.Context, time.Time) (int, error) { return 0, nil }
 
