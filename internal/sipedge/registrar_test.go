@@ -635,20 +635,13 @@ func BenchmarkRegisterDigest(b *testing.B) {
 		}
 	}
 	tx := newTestTx()
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if i%batch == 0 {
-			b.StopTimer()
-			prepare(i)
-			b.StartTimer()
-		}
+	benchInBatches(b, batch, prepare, func(i int) {
 		tx.res = tx.res[:0]
 		reg.ServeRegister(reqs[i%batch], tx, src, "udp")
 		if tx.res[0].StatusCode != 200 {
 			b.Fatalf("request %d: %d %s", i, tx.res[0].StatusCode, tx.res[0].Reason)
 		}
-	}
+	})
 }
 
 // TestRegisterRetransmission: a byte-identical repeat of the REGISTER that set the
@@ -688,5 +681,21 @@ func TestRegisterRetransmission(t *testing.T) {
 	}
 	if res := e.serve(testRequest(t, "REGISTER", "sip:"+testRealm, first)); res.StatusCode == 200 {
 		t.Error("an older request repeated was answered 200")
+	}
+}
+
+// benchInBatches runs body(i) for i in [0, b.N), calling prepare(i) with the timer
+// stopped before every batch-th iteration: each request needs its own nonce count
+// and CSeq, and b.N of them at once would not fit in memory.
+func benchInBatches(b *testing.B, batch int, prepare func(from int), body func(i int)) {
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if i%batch == 0 {
+			b.StopTimer()
+			prepare(i)
+			b.StartTimer()
+		}
+		body(i)
 	}
 }

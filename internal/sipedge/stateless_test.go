@@ -150,18 +150,11 @@ func BenchmarkStatelessRegister(b *testing.B) {
 			reqs = append(reqs, []byte("REGISTER sip:"+testRealm+" SIP/2.0\r\n"+strings.Join(h, "\r\n")+"\r\nContent-Length: 0\r\n\r\n"))
 		}
 	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := range b.N {
-		if i%batch == 0 {
-			b.StopTimer()
-			prepare(i)
-			b.StartTimer()
-		}
+	benchInBatches(b, batch, prepare, func(i int) {
 		if out, _ := e.readFilter(props, reqs[i%batch]); out != nil {
 			b.Fatal("not taken by the stateless path")
 		}
-	}
+	})
 	b.StopTimer()
 	if bs := env.loc.Lookup("1001"); len(bs) != 1 || bs[0].CSeq != uint32(b.N+1) {
 		b.Fatalf("binding after %d REGISTERs: %+v", b.N, bs)
