@@ -257,6 +257,19 @@ func (e *Edge) closeListeners() {
 	}
 }
 
+// udpBuffer is the receive buffer asked for each SIP UDP socket, as Kamailio's
+// maxbuffer: a burst of requests (a registration storm after a network outage, a
+// GC pause) must queue in the kernel rather than be dropped, since every dropped
+// REGISTER or INVITE comes back as a retransmission 500 ms later. The kernel caps
+// it at net.core.rmem_max (212,992 bytes on a stock Debian; docs/configuration.md).
+const udpBuffer = 4 << 20
+
+func setUDPBuffers(c net.PacketConn) {
+	if u, ok := c.(*net.UDPConn); ok {
+		u.SetReadBuffer(udpBuffer) // best effort: the default still works
+	}
+}
+
 // sourceOf is the packet source of req as an address and port.
 func sourceOf(req *sip.Request) netip.AddrPort {
 	ap, err := netip.ParseAddrPort(req.Source())

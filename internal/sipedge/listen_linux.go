@@ -34,6 +34,7 @@ func listenUDP(addr string) ([]net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	setUDPBuffers(first)
 	conns := []net.PacketConn{first}
 	n := min(runtime.GOMAXPROCS(0), 8)
 	for len(conns) < n {
@@ -41,6 +42,7 @@ func listenUDP(addr string) ([]net.PacketConn, error) {
 		if err != nil {
 			break // the primary alone still works
 		}
+		setUDPBuffers(c)
 		conns = append(conns, c)
 	}
 	return conns, nil

@@ -11,5 +11,6 @@ func listenUDP(addr string) ([]net.PacketConn, error) {
 	if err != nil {
 		return nil, err
 	}
+	setUDPBuffers(c)
 	return []net.PacketConn{c}, nil
 }

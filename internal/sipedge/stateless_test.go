@@ -1,8 +1,10 @@
 package sipedge
 
 import (
+	"bytes"
 	"context"
 	"net"
+	"slices"
 	"strconv"
 	"strings"
 	"testing"
@@ -159,4 +161,42 @@ func BenchmarkStatelessRegister(b *testing.B) {
 	if bs := env.loc.Lookup("1001"); len(bs) != 1 || bs[0].CSeq != uint32(b.N+1) {
 		b.Fatalf("binding after %d REGISTERs: %+v", b.N, bs)
 	}
+}
+
+// FuzzStatelessRegister feeds arbitrary datagrams that start like a REGISTER to the
+// stateless path: it must never panic (the read loop has no recover of its own
+// beyond readFilter's), and must either take the datagram or hand it back unchanged
+// to sipgo.
+func FuzzStatelessRegister(f *testing.F) {
+	base := "REGISTER sip:" + testRealm + " SIP/2.0\r\n" + strings.Join(registerHeaders("1001", "fz", 1,
+		"Contact: <sip:1001@127.0.0.1:5062>", "Expires: 600"), "\r\n") + "\r\nContent-Length: 0\r\n\r\n"
+	f.Add([]byte(base))
+	f.Add([]byte(strings.Replace(base, "CSeq: 1 REGISTER", "CSeq: 1 INVITE", 1)))
+	f.Add([]byte(strings.Replace(base, "Via: SIP/2.0/UDP 127.0.0.1:5062", "Via: SIP/2.0/UDP [::1", 1)))
+	f.Add([]byte(strings.Replace(base, "Contact: <sip:1001@127.0.0.1:5062>", "Contact: *", 1)))
+	f.Add([]byte(base + "Authorization: Digest username=\"1001\", nonce=\"x\", response=\"\"\r\n"))
+	f.Add([]byte("REGISTER sip:x SIP/2.0\r\nVia: SIP/2.0/UDP 1.2.3.4;rport=0\r\n\r\n"))
+	f.Add([]byte("REGISTER \r\n\r\n"))
+
+	e, err := New(Config{Listen: "127.0.0.1:0"})
+	if err != nil {
+		f.Fatal(err)
+	}
+	defer e.Close()
+	env := newTestEnv(f)
+	env.loc.now = time.Now
+	e.Mount(Handlers{Registrar: env.reg, Auth: env.auth, Bans: env.bans})
+	e.fast.Load().conn = discardConn{}
+	props := sip.TransportReadProps{Transport: "UDP", LocalAddr: e.udp.LocalAddr(),
+		RemoteAddr: &net.UDPAddr{IP: net.IPv4(127, 0, 0, 1), Port: 5062}}
+	f.Fuzz(func(t *testing.T, data []byte) {
+		in := slices.Clone(data)
+		out, err := e.readFilter(props, data)
+		if err != nil {
+			t.Fatalf("readFilter returned an error (it would stop the read loop): %v", err)
+		}
+		if out != nil && !bytes.Equal(out, in) {
+			t.Fatalf("readFilter handed back changed bytes")
+		}
+	})
 }
