@@ -313,7 +313,7 @@ if [ -n "$WAL_WATCH" ]; then
       "sampled every 0.5 s"
 fi
 if [ "$TL_UP" = 1 ] && { has_phase p2 || has_phase p5 || has_phase p3 || has_phase p6; }; then
-  # a fresh Trunkline for calls (no 20k bindings in the way of the call figures)
+  # a fresh Trunkline for calls (no USERS bindings in the way of the call figures)
   tl_stop; TL_UP=0
 fi
 
