@@ -297,8 +297,13 @@ if has_phase p1; then
     # profile Trunkline at its highest passing rate
     [ "$P1_RESTART" = 1 ] && tl_restart
     ( sleep 1; tl_profile $((STEP_S > 4 ? STEP_S - 2 : 2)) "$RES/profile-p1" ) & prof=$!
+    # allocations over the profile step: the difference of two allocs snapshots
+    curl -fsS -H "Authorization: Bearer $TL_TOKEN" -o "$RES/allocs-p1-before.pb.gz" "$TL_HTTP/debug/pprof/allocs" || true
     reg_step trunkline p1-tl-profile "$TL_IP:$TL_SIP_PORT" "$t_max" $(( t_max * STEP_S )) $TL_PID
     wait $prof || true
+    curl -fsS -H "Authorization: Bearer $TL_TOKEN" -o "$RES/allocs-p1-after.pb.gz" "$TL_HTTP/debug/pprof/allocs" \
+      && go tool pprof -top -sample_index=alloc_space -nodecount=30 -base "$RES/allocs-p1-before.pb.gz" \
+           "$BENCH_ROOT/.bin/trunkline" "$RES/allocs-p1-after.pb.gz" > "$RES/allocs-p1.top.txt" 2>/dev/null || true
     stale_tot=$((stale_tot + S_stale401)); tl_regs=$((tl_regs + S_ok))
     fig P1 "trunkline profile step at $t_max reg/s" "$(per1k) CPU-s per 1k" \
         "ok $S_ok failed $S_failed stale401 $S_stale401 (profile-p1.top.txt; pprof itself costs a little)"
