@@ -223,12 +223,14 @@ func (l *Location) Sweep(ctx context.Context) {
 	for i, e := range entries {
 		e.mu.Lock()
 		cur := *locLoad(e)
-		live := locLive(cur, now)
-		if len(live) != len(cur) {
+		n := len(cur)
+		if locExpired(cur, now) { // copy only lists that lose a binding (the sweep visits every AOR)
+			live := locLive(cur, now)
 			e.list.Store(&live)
+			n = len(live)
 		}
 		e.mu.Unlock()
-		if len(live) == 0 {
+		if n == 0 {
 			empty = append(empty, names[i])
 		}
 	}
@@ -441,6 +443,16 @@ func locLoad(e *locAOR) *[]model.Binding {
 		return p
 	}
 	return &locNone
+}
+
+// locExpired reports whether list holds a binding that expired at or before now.
+func locExpired(list []model.Binding, now time.Time) bool {
+	for i := range list {
+		if !list[i].Expires.After(now) {
+			return true
+		}
+	}
+	return false
 }
 
 // locLive returns a fresh slice of the bindings in list that expire after now.
