@@ -51,6 +51,14 @@ func (e *Edge) readFilter(p sip.TransportReadProps, data []byte) (out []byte, _ 
 	if fp == nil || !strings.EqualFold(p.Transport, "udp") || !bytes.HasPrefix(data, registerPrefix) {
 		return data, nil
 	}
+	defer func() {
+		// The middleware recovers from its handlers' panics; this covers the parser
+		// and what precedes the middleware. The datagram is dropped.
+		if r := recover(); r != nil {
+			e.log.Error("panic in stateless register", "panic", r)
+			out = nil
+		}
+	}()
 	msg, err := fp.parser.ParseSIP(data)
 	if err != nil {
 		return data, nil // sipgo's path answers or drops it as it always has
@@ -59,12 +67,6 @@ func (e *Edge) readFilter(p sip.TransportReadProps, data []byte) (out []byte, _ 
 	if !ok || req.Via() == nil {
 		return data, nil
 	}
-	defer func() {
-		if r := recover(); r != nil { // the middleware recovers; this is for what precedes it
-			e.log.Error("panic in stateless register", "panic", r)
-			out = nil
-		}
-	}()
 	src := p.RemoteAddr.String()
 	req.SetTransport("UDP")
 	req.SetSource(src)
