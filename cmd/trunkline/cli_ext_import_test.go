@@ -124,11 +124,7 @@ func TestCLIExtImport(t *testing.T) {
 	badCell := write("badcell.csv", "number,password,max_calls\n2001,secret01,2\n2002,secret02,lots\n")
 	empty := write("empty.csv", "number,password\n")
 
-	steps := []struct {
-		args           []string
-		code           int
-		stdout, stderr string // substrings; stderr "" = must be empty
-	}{
+	steps := []cliStep{
 		{[]string{"ext", "import", good}, 0, "3 extensions created\n", ""},
 		{[]string{"ext", "list"}, 0, "Bob", ""},
 		// Every entry exists now: the first one is named, by its line.
@@ -139,14 +135,7 @@ func TestCLIExtImport(t *testing.T) {
 		{[]string{"ext", "import", filepath.Join(dir, "missing.csv")}, 1, "", "missing.csv"},
 		{[]string{"ext", "import"}, 2, "", "ext import: want 1 argument(s), got 0"},
 	}
-	for _, s := range steps {
-		code, out, errs := runEnv(t, env, s.args...)
-		if code != s.code || !strings.Contains(out, s.stdout) || (s.stderr == "" && errs != "") ||
-			!strings.Contains(errs, s.stderr) {
-			t.Fatalf("%v = %d\nstdout: %q\nstderr: %q\nwant %d, stdout ~ %q, stderr ~ %q",
-				s.args, code, out, errs, s.code, s.stdout, s.stderr)
-		}
-	}
+	runSteps(t, env, steps)
 
 	bob, err := st.GetExtension(t.Context(), "1002")
 	if err != nil || bob.Name != "Bob" || bob.CallerID != "+4930123456" || bob.Password != "secret02" ||

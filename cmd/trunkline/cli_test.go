@@ -66,6 +66,27 @@ func cliServer(t *testing.T) (*httptest.Server, store.Store) {
 }
 
 // runEnv runs the CLI with env as its whole environment.
+// cliStep is one CLI invocation and what it must give: the exit code, and
+// substrings of stdout and stderr (stderr "" = must be empty).
+type cliStep struct {
+	args           []string
+	code           int
+	stdout, stderr string
+}
+
+// runSteps runs steps in order and stops at the first that does not give what it must.
+func runSteps(t *testing.T, env map[string]string, steps []cliStep) {
+	t.Helper()
+	for _, s := range steps {
+		code, out, errs := runEnv(t, env, s.args...)
+		if code != s.code || !strings.Contains(out, s.stdout) || (s.stderr == "" && errs != "") ||
+			!strings.Contains(errs, s.stderr) {
+			t.Fatalf("%v = %d\nstdout: %q\nstderr: %q\nwant %d, stdout ~ %q, stderr ~ %q",
+				s.args, code, out, errs, s.code, s.stdout, s.stderr)
+		}
+	}
+}
+
 func runEnv(t *testing.T, env map[string]string, args ...string) (code int, stdout, stderr string) {
 	t.Helper()
 	var out, errb bytes.Buffer
@@ -78,11 +99,7 @@ func runEnv(t *testing.T, env map[string]string, args ...string) (code int, stdo
 func TestCLIExtensions(t *testing.T) {
 	srv, _ := cliServer(t)
 	env := map[string]string{"TRUNKLINE_API": srv.URL, "TRUNKLINE_ADMIN_TOKEN": cliToken}
-	steps := []struct {
-		args           []string
-		code           int
-		stdout, stderr string // substrings; stderr "" = must be empty
-	}{
+	steps := []cliStep{
 		{[]string{"ext", "add", "1001", "--password", "secret01", "--name", "Alice"}, 0, "extension 1001 created", ""},
 		{[]string{"ext", "add", "--password", "secret02", "--caller-id", "+442071234567", "1002"}, 0, "extension 1002 created", ""},
 		{[]string{"ext", "add", "1001", "--password", "secret01"}, 1, "", "error: number: already exists\n"},
@@ -92,14 +109,7 @@ func TestCLIExtensions(t *testing.T) {
 		{[]string{"ext", "rm", "1002"}, 0, "extension 1002 removed", ""},
 		{[]string{"ext", "rm", "1002"}, 1, "", "error: number: not found\n"},
 	}
-	for _, s := range steps {
-		code, out, errs := runEnv(t, env, s.args...)
-		if code != s.code || !strings.Contains(out, s.stdout) || (s.stderr == "" && errs != "") ||
-			!strings.Contains(errs, s.stderr) {
-			t.Fatalf("%v = %d\nstdout: %q\nstderr: %q\nwant %d, stdout ~ %q, stderr ~ %q",
-				s.args, code, out, errs, s.code, s.stdout, s.stderr)
-		}
-	}
+	runSteps(t, env, steps)
 
 	_, out, _ := runEnv(t, env, "ext", "list")
 	lines := strings.Split(strings.TrimRight(out, "\n"), "\n")
@@ -260,11 +270,7 @@ func TestRunCLI(t *testing.T) {
 func TestCLITrunks(t *testing.T) {
 	srv, st := cliServer(t)
 	env := map[string]string{"TRUNKLINE_API": srv.URL, "TRUNKLINE_ADMIN_TOKEN": cliToken}
-	steps := []struct {
-		args           []string
-		code           int
-		stdout, stderr string // substrings; stderr "" = must be empty
-	}{
+	steps := []cliStep{
 		{[]string{"trunk", "add", "telnyx", "--kind", "register", "--host", "sip.telnyx.com", "--username", "pbx1",
 			"--password", "tel-secret", "--did", "+13125550100=1001", "--did", "+13125550101", "--default-outbound"},
 			0, "trunk telnyx created", ""},
@@ -288,14 +294,7 @@ func TestCLITrunks(t *testing.T) {
 		{[]string{"trunk", "rm", "twilio"}, 0, "trunk twilio removed", ""},
 		{[]string{"trunk", "rm", "twilio"}, 1, "", "error: name: not found\n"},
 	}
-	for _, s := range steps {
-		code, out, errs := runEnv(t, env, s.args...)
-		if code != s.code || !strings.Contains(out, s.stdout) || (s.stderr == "" && errs != "") ||
-			!strings.Contains(errs, s.stderr) {
-			t.Fatalf("%v = %d\nstdout: %q\nstderr: %q\nwant %d, stdout ~ %q, stderr ~ %q",
-				s.args, code, out, errs, s.code, s.stdout, s.stderr)
-		}
-	}
+	runSteps(t, env, steps)
 
 	// What the flags became.
 	tel, err := st.GetTrunk(t.Context(), "telnyx")
