@@ -55,7 +55,6 @@ type Store interface {
 
 	// Bindings: the registrar's location service persists through these so that a
 	// restart keeps registrations. Key: (AOR, Contact).
-	PutBinding(ctx context.Context, b model.Binding) error
 	// SaveBindings writes the bindings of each AOR in sets in one transaction:
 	// a set marked Removed replaces the AOR's stored ones, any other is merged in.
 	SaveBindings(ctx context.Context, sets []model.AORBindings) error

@@ -31,70 +31,38 @@ func benchBinding(aor int) model.Binding {
 	}
 }
 
-// BenchmarkPutBinding is one registrar re-registering 1000 users in turn, one
-// REGISTER at a time.
-func BenchmarkPutBinding(b *testing.B) {
-	s := benchStore(b)
-	ctx := b.Context()
-	const users = 1000
-	bs := make([]model.Binding, users)
-	for i := range bs {
-		bs[i] = benchBinding(i)
-		if err := s.PutBinding(ctx, bs[i]); err != nil {
-			b.Fatal(err)
-		}
-	}
-	b.ReportAllocs()
-	b.ResetTimer()
-	for i := 0; b.Loop(); i++ {
-		bn := bs[i%users]
-		bn.CSeq = uint32(i)
-		if err := s.PutBinding(ctx, bn); err != nil {
-			b.Fatal(err)
-		}
-	}
-}
-
-// BenchmarkPutBindingParallel is many REGISTERs at once (b.RunParallel, 16
-// goroutines per CPU: the registrar serves each request on its own goroutine):
-// "distinct" gives every call a new AOR (initial registrations), "same" refreshes
-// the same 8 AORs over and over.
-func BenchmarkPutBindingParallel(b *testing.B) {
-	b.Run("distinct", func(b *testing.B) {
-		s := benchStore(b)
-		ctx := b.Context()
-		var n atomic.Int64
-		b.ReportAllocs()
-		b.SetParallelism(16)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				if err := s.PutBinding(ctx, benchBinding(int(n.Add(1)))); err != nil {
-					b.Error(err)
-					return
+// BenchmarkSaveBindings is the location service's flush: every op writes the
+// refreshed bindings of flush AORs in one transaction (merged, as for refreshes:
+// nothing removed). ns/op is per flush; the row figure is per binding.
+func BenchmarkSaveBindings(b *testing.B) {
+	for _, flush := range []int{1, 100, 2500} {
+		b.Run(fmt.Sprintf("aors-%d", flush), func(b *testing.B) {
+			s := benchStore(b)
+			ctx := b.Context()
+			const users = 10000
+			sets := make([]model.AORBindings, users)
+			for i := range sets {
+				bn := benchBinding(i)
+				sets[i] = model.AORBindings{AOR: bn.AOR, Bindings: []model.Binding{bn}}
+			}
+			if err := s.SaveBindings(ctx, sets); err != nil {
+				b.Fatal(err)
+			}
+			b.ReportAllocs()
+			b.ResetTimer()
+			for n := 0; b.Loop(); n++ {
+				from := (n * flush) % users
+				batch := sets[from:min(from+flush, users)]
+				for i := range batch {
+					batch[i].Bindings[0].CSeq++
+				}
+				if err := s.SaveBindings(ctx, batch); err != nil {
+					b.Fatal(err)
 				}
 			}
+			b.ReportMetric(float64(b.Elapsed().Nanoseconds())/float64(b.N*flush), "ns/binding")
 		})
-	})
-	b.Run("same", func(b *testing.B) {
-		s := benchStore(b)
-		ctx := b.Context()
-		var n atomic.Int64
-		b.ReportAllocs()
-		b.SetParallelism(16)
-		b.ResetTimer()
-		b.RunParallel(func(pb *testing.PB) {
-			for pb.Next() {
-				i := n.Add(1)
-				bn := benchBinding(int(i % 8))
-				bn.CSeq = uint32(i)
-				if err := s.PutBinding(ctx, bn); err != nil {
-					b.Error(err)
-					return
-				}
-			}
-		})
-	})
+	}
 }
 
 func benchCDR(i int) model.CDR {

@@ -11,20 +11,6 @@ import (
 
 const bindingColumns = `aor, contact, source, transport, expires, call_id, cseq, user_agent, q, updated_at`
 
-// PutBinding inserts or replaces the binding (b.AOR, b.Contact). b.UpdatedAt is
-// stored as given; zero means now. It returns once the binding is committed
-// (group commit: writer.go); if ctx ends while it waits, it returns ctx.Err() and
-// the binding may or may not have been written.
-func (s *Store) PutBinding(ctx context.Context, b model.Binding) error {
-	if b.UpdatedAt.IsZero() {
-		b.UpdatedAt = now()
-	}
-	_, err := s.w.do(ctx, opPutBinding,
-		b.AOR, b.Contact, b.Source, b.Transport, toNanos(b.Expires), b.CallID, int64(b.CSeq),
-		b.UserAgent, b.Q, toNanos(b.UpdatedAt))
-	return mapErr("put binding "+b.AOR, err)
-}
-
 // SaveBindings writes the bindings of each AOR in sets, all in one transaction:
 // the location service's periodic flush of the AORs that changed
 // (sipedge.Location). A set marked Removed replaces the AOR's stored bindings (none

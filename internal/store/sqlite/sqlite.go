@@ -30,7 +30,7 @@ const busyTimeout = 5 * time.Second
 // Store is a store.Store backed by one SQLite database file. It is safe for
 // concurrent use; SQLite serialises writers, readers never block (WAL).
 //
-// The hot writes (PutBinding, DeleteBinding(s), InsertCDR) go through w, the
+// The hot writes (SaveBindings, InsertCDR) go through w, the
 // Store's one writer goroutine, which group-commits them (writer.go). Every
 // other write is a statement or transaction of its own on the pool; all
 // transactions, the writer's included, take the write lock at BEGIN

@@ -11,13 +11,13 @@ import (
 
 // Group commit for the hot writes.
 //
-// PutBinding (every REGISTER), DeleteBinding(s) and InsertCDR (every finished
-// call) do not write on the caller's goroutine. They queue a request for the
+// SaveBindings (the location service's flush, every 500 ms) and InsertCDR (every
+// finished call) do not write on the caller's goroutine. They queue a request for the
 // Store's one writer goroutine, which takes the first request as soon as it
 // arrives, adds every other request already waiting (up to maxBatch), runs them
 // all in ONE transaction (BEGIN IMMEDIATE) and commits. Each caller blocks until
-// the transaction holding its write has committed, so "PutBinding returned nil"
-// still means "the binding is in the WAL" and survives kill -9 (synchronous=NORMAL:
+// the transaction holding its write has committed, so "SaveBindings returned nil"
+// still means "the bindings are in the WAL" and survive kill -9 (synchronous=NORMAL:
 // not a power loss, as before). The writer never waits for more work: a lone write
 // commits at once, and batches form only from writes that arrived while the
 // previous transaction was running, so batching adds no latency.

@@ -32,6 +32,12 @@ func testBinding(aor, contact string) model.Binding {
 		Expires: time.Now().Add(time.Hour), CallID: "reg-" + aor, CSeq: 1, Q: 1}
 }
 
+// putBinding writes one binding through the writer, merged into its AOR's others:
+// a flush of one refreshed AOR.
+func putBinding(ctx context.Context, s *Store, b model.Binding) error {
+	return s.SaveBindings(ctx, []model.AORBindings{{AOR: b.AOR, Bindings: []model.Binding{b}}})
+}
+
 // TestConcurrentPutBindingsPersist: many REGISTERs at once are group-committed,
 // and every one that returned nil is in the database after Close and reopen.
 func TestConcurrentPutBindingsPersist(t *testing.T) {
@@ -43,7 +49,7 @@ func TestConcurrentPutBindingsPersist(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				aor := fmt.Sprintf("%d", 10000+w*each+i)
-				if err := s.PutBinding(t.Context(), testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
+				if err := putBinding(t.Context(), s, testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
 					t.Errorf("PutBinding %s: %v", aor, err)
 				}
 			}
@@ -103,7 +109,7 @@ func TestBatchErrorIsolated(t *testing.T) {
 	release := holdWriteLock(t, s)
 	// The first write is taken alone and blocks in BEGIN; the rest queue behind it.
 	first := make(chan error, 1)
-	go func() { first <- s.PutBinding(ctx, testBinding("1000", "sip:first@192.0.2.1")) }()
+	go func() { first <- putBinding(ctx, s, testBinding("1000", "sip:first@192.0.2.1")) }()
 	waitFor(t, "the writer to take the first write", func() bool { return s.w.writes.Load() == 1 })
 
 	const good = 20
@@ -114,7 +120,7 @@ func TestBatchErrorIsolated(t *testing.T) {
 		wg.Go(func() {
 			if i%2 == 0 {
 				aor := fmt.Sprintf("%d", 1001+i)
-				goodErrs[i] = s.PutBinding(ctx, testBinding(aor, "sip:"+aor+"@192.0.2.1"))
+				goodErrs[i] = putBinding(ctx, s, testBinding(aor, "sip:"+aor+"@192.0.2.1"))
 			} else {
 				cdrs[i] = model.CDR{CallID: fmt.Sprintf("cdr-%d", i), StartTime: time.Now(), EndTime: time.Now()}
 				goodErrs[i] = s.InsertCDR(ctx, &cdrs[i])
@@ -125,7 +131,7 @@ func TestBatchErrorIsolated(t *testing.T) {
 	wg.Go(func() {
 		bad := testBinding("1999", "sip:nan@192.0.2.1")
 		bad.Q = math.NaN()
-		nanErr = s.PutBinding(ctx, bad)
+		nanErr = putBinding(ctx, s, bad)
 	})
 	wg.Go(func() {
 		r := newReq(ctx, opPutBinding)
@@ -196,17 +202,17 @@ func TestWriteCancelledBeforeCommit(t *testing.T) {
 	defer s.Close()
 	ctx, cancel := context.WithCancel(t.Context())
 	cancel()
-	if err := s.PutBinding(ctx, testBinding("1001", "sip:a@192.0.2.1")); !errors.Is(err, context.Canceled) {
+	if err := putBinding(ctx, s, testBinding("1001", "sip:a@192.0.2.1")); !errors.Is(err, context.Canceled) {
 		t.Fatalf("PutBinding with a cancelled ctx: %v; want context.Canceled", err)
 	}
 
 	release := holdWriteLock(t, s)
 	done := make(chan error, 1)
-	go func() { done <- s.PutBinding(t.Context(), testBinding("1002", "sip:b@192.0.2.1")) }()
+	go func() { done <- putBinding(t.Context(), s, testBinding("1002", "sip:b@192.0.2.1")) }()
 	waitFor(t, "the writer to take the first write", func() bool { return s.w.writes.Load() == 1 })
 	ctx, cancel = context.WithCancel(t.Context())
 	queued := make(chan error, 1)
-	go func() { queued <- s.PutBinding(ctx, testBinding("1003", "sip:c@192.0.2.1")) }()
+	go func() { queued <- putBinding(ctx, s, testBinding("1003", "sip:c@192.0.2.1")) }()
 	waitFor(t, "the write to queue", func() bool { return len(s.w.queue) == 1 })
 	cancel()
 	if err := <-queued; !errors.Is(err, context.Canceled) {
@@ -242,7 +248,7 @@ func TestCloseFlushes(t *testing.T) {
 			<-start
 			for i := 0; ; i++ {
 				aor := fmt.Sprintf("%d-%d", w, i)
-				err := s.PutBinding(t.Context(), testBinding(aor, "sip:"+aor+"@192.0.2.1"))
+				err := putBinding(t.Context(), s, testBinding(aor, "sip:"+aor+"@192.0.2.1"))
 				if errors.Is(err, errClosed) {
 					return
 				}
@@ -293,7 +299,7 @@ func TestWALStaysSmall(t *testing.T) {
 		wg.Go(func() {
 			for i := range each {
 				aor := fmt.Sprintf("%d", w*each+i)
-				if err := s.PutBinding(t.Context(), testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
+				if err := putBinding(t.Context(), s, testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
 					t.Errorf("PutBinding: %v", err)
 					return
 				}
@@ -343,7 +349,7 @@ func TestHelperPutBindingsKill(t *testing.T) {
 		wg.Go(func() {
 			for i := range 20 {
 				aor := fmt.Sprintf("%d", 1000+w*20+i)
-				if err := s.PutBinding(context.Background(), testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
+				if err := putBinding(context.Background(), s, testBinding(aor, "sip:"+aor+"@192.0.2.1")); err != nil {
 					fmt.Fprintln(os.Stderr, err)
 					os.Exit(3)
 				}

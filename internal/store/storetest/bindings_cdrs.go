@@ -14,19 +14,19 @@ func testBindingUpsert(t *testing.T, s store.Store) {
 	ctx := t.Context()
 	exp := time.Date(2030, 1, 2, 3, 4, 5, 123456789, time.UTC)
 	b := binding("1001", "sip:1001@192.0.2.10:5062", exp)
-	if err := s.PutBinding(ctx, b); err != nil {
+	if err := putBinding(ctx, s, b); err != nil {
 		t.Fatalf("PutBinding: %v", err)
 	}
 	// Same key: replaced, not added.
 	b2 := b
 	b2.Source, b2.Transport, b2.CSeq, b2.Expires = "198.51.100.7:40000", "tcp", 43, exp.Add(time.Minute)
 	b2.UserAgent, b2.Q = "", 0.5
-	if err := s.PutBinding(ctx, b2); err != nil {
+	if err := putBinding(ctx, s, b2); err != nil {
 		t.Fatalf("PutBinding again: %v", err)
 	}
 	// Another contact of the same AOR: added.
 	b3 := binding("1001", "sip:1001@192.0.2.11:5060", exp)
-	if err := s.PutBinding(ctx, b3); err != nil {
+	if err := putBinding(ctx, s, b3); err != nil {
 		t.Fatalf("PutBinding second contact: %v", err)
 	}
 	list, err := s.ListBindings(ctx)
@@ -48,7 +48,7 @@ func testBindingDelete(t *testing.T, s store.Store) {
 		binding("1001", "sip:b@192.0.2.2", exp),
 		binding("1002", "sip:c@192.0.2.3", exp),
 	} {
-		if err := s.PutBinding(ctx, b); err != nil {
+		if err := putBinding(ctx, s, b); err != nil {
 			t.Fatalf("PutBinding: %v", err)
 		}
 	}
@@ -93,7 +93,7 @@ func testBindingExpiry(t *testing.T, s store.Store) {
 		binding("1001", "sip:now@192.0.2.2", now),
 		binding("1002", "sip:future@192.0.2.3", now.Add(time.Nanosecond)),
 	} {
-		if err := s.PutBinding(ctx, b); err != nil {
+		if err := putBinding(ctx, s, b); err != nil {
 			t.Fatalf("PutBinding: %v", err)
 		}
 	}
@@ -210,7 +210,7 @@ func testConcurrent(t *testing.T, s store.Store) {
 				if err := s.CreateExtension(ctx, &e); err != nil {
 					errs <- err
 				}
-				if err := s.PutBinding(ctx, binding(n, "sip:"+n+"@192.0.2.1",
+				if err := putBinding(ctx, s, binding(n, "sip:"+n+"@192.0.2.1",
 					time.Now().Add(time.Hour))); err != nil {
 					errs <- err
 				}
@@ -257,7 +257,7 @@ func testConcurrentHotWrites(t *testing.T, s store.Store) {
 		wg.Go(func() {
 			aor := fmt.Sprintf("%d", 2000+w)
 			for i := range each {
-				if err := s.PutBinding(ctx, binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)); err != nil {
+				if err := putBinding(ctx, s, binding(aor, fmt.Sprintf("sip:%s-%d@192.0.2.1", aor, i), exp)); err != nil {
 					errs <- err
 				}
 				if i%4 == 3 { // keep only this contact: the others go

@@ -1,6 +1,7 @@
 package storetest
 
 import (
+	"context"
 	"reflect"
 	"testing"
 	"time"
@@ -98,4 +99,10 @@ func checkContacts(t *testing.T, s store.Store, want ...string) {
 			t.Fatalf("contacts = %v; want %v", got, want)
 		}
 	}
+}
+
+// putBinding stores one binding, merged into its AOR's others (what a flush of a
+// refreshed AOR does).
+func putBinding(ctx context.Context, s store.Store, b model.Binding) error {
+	return s.SaveBindings(ctx, []model.AORBindings{{AOR: b.AOR, Bindings: []model.Binding{b}}})
 }

@@ -75,7 +75,7 @@ func RunReopen(t *testing.T, open func(t *testing.T, path string) store.Store) {
 		t.Fatalf("CreateExtension: %v", err)
 	}
 	b := binding("1001", "sip:1001@192.0.2.10:5062", time.Now().Add(time.Hour))
-	if err := s.PutBinding(ctx, b); err != nil {
+	if err := putBinding(ctx, s, b); err != nil {
 		t.Fatalf("PutBinding: %v", err)
 	}
 	tr := trunk("acme", "+13125550100")
