@@ -184,8 +184,9 @@ func (e *Edge) Mount(h Handlers) {
 	chain := func(next handler) sipgo.RequestHandler {
 		return adapt(e.log, recoverer(e.log, admit(h.Bans, h.Limiter, trusted, sane(next))))
 	}
-	e.srv.OnRegister(chain(d.register))
-	e.mountFast(chain(d.register))
+	register := chain(d.register)
+	e.srv.OnRegister(register) // TCP and TLS
+	e.mountFast(register)      // UDP, stateless (stateless.go)
 	e.srv.OnInvite(chain(d.invite))
 	e.srv.OnAck(chain(d.inDialog))
 	e.srv.OnBye(chain(d.inDialog))

@@ -397,12 +397,11 @@ func (l *Location) Repeat(aor, callID string, cseq uint32, fingerprint uint64) (
 		return nil, false
 	}
 	e.mu.Lock()
-	same := e.last == locLast{callID, cseq, fingerprint}
-	e.mu.Unlock()
-	if !same {
+	defer e.mu.Unlock()
+	if e.last != (locLast{callID, cseq, fingerprint}) {
 		return nil, false
 	}
-	return l.Lookup(aor), true
+	return locLive(*locLoad(e), l.now()), true
 }
 
 // Remove deletes every binding of aor (an extension was deleted or disabled).
